@@ -1,0 +1,1 @@
+"""Dify apps and knowledge bases as first-class LangChain and LlamaIndex components."""
