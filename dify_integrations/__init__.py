@@ -1,1 +1,55 @@
-"""Dify apps and knowledge bases as first-class LangChain and LlamaIndex components."""
+"""Dify apps and knowledge bases as first-class LangChain and LlamaIndex components.
+
+The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient`, the
+`Timeout` settings and the error tree. Framework adapters live in
+``dify_integrations.langchain`` and ``dify_integrations.llama_index``; the local
+Dify-compatible server in ``dify_integrations.testing``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .core.async_client import AsyncDifyClient
+from .core.client import DifyClient
+from .core.config import Timeout
+from .core.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DifyError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    StreamDecodeError,
+    StreamError,
+    UnsupportedMediaTypeError,
+)
+
+try:
+    __version__ = version("dify-integrations")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncDifyClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "DifyClient",
+    "DifyError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "StreamDecodeError",
+    "StreamError",
+    "Timeout",
+    "UnsupportedMediaTypeError",
+    "__version__",
+]

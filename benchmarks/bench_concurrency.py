@@ -1,0 +1,130 @@
+"""Benchmark 3: 200 concurrent calls against an app that takes 250 ms per answer.
+
+Wall time of `asyncio.gather` over 200 LangChain `ChatDify.ainvoke` and 200 LlamaIndex
+`DifyLLM.achat`, against 200 bare streaming requests on one `aiohttp.ClientSession` (no
+connection limit) in the same run, and against the thread-pool fallback a framework uses
+without native async: the sync `invoke` / `chat` in `asyncio.to_thread` (the loop's default
+executor). All variants run in one event loop, after a warm-up burst, interleaved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from benchmarks import _bare
+from benchmarks._harness import Context, Table, median, ms, ratio, verdict
+
+NAME = "concurrency"
+USER = "bench-user"
+QUERY = "ping"
+WALL_TARGET = 0.5
+RATIO_TARGET = 1.3
+
+
+async def _burst(n: int, make: Callable[[], Awaitable[object]]) -> float:
+    start = time.perf_counter()
+    results = await asyncio.gather(*(make() for _ in range(n)))
+    elapsed = time.perf_counter() - start
+    assert len(results) == n
+    return elapsed
+
+
+async def _run(ctx: Context) -> Table:
+    import aiohttp
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from dify_integrations.langchain import ChatDify
+    from dify_integrations.llama_index import DifyLLM
+
+    n = ctx.pick(200, 5)
+    rounds = ctx.pick(5, 1)
+    server = ctx.server
+    key = server.key("slow")
+    url = f"{server.base_url}/chat-messages"
+    body = _bare.chat_body(QUERY, USER, streaming=True)
+    messages = [ChatMessage(role="user", content=QUERY)]
+
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    chat = ChatDify(api_key=key, base_url=server.base_url, user=USER)
+    llm = DifyLLM(api_key=key, base_url=server.base_url, user=USER)
+
+    variants: dict[str, Callable[[], Awaitable[object]]] = {
+        "bare aiohttp": lambda: _bare.astream_answer(session, url, key, body),
+        "ChatDify.ainvoke": lambda: chat.ainvoke(QUERY),
+        "DifyLLM.achat": lambda: llm.achat(messages),
+    }
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for make in variants.values():  # warm-up: open the pools, learn app names
+            await _burst(n, make)
+        for r in range(rounds):
+            order = list(variants)[r % len(variants) :] + list(variants)[: r % len(variants)]
+            for name in order:
+                samples[name].append(await _burst(n, variants[name]))
+        threads: dict[str, list[float]] = {"ChatDify.invoke": [], "DifyLLM.chat": []}
+        for _ in range(ctx.pick(2, 1)):
+            threads["ChatDify.invoke"].append(
+                await _burst(n, lambda: asyncio.to_thread(chat.invoke, QUERY))
+            )
+            threads["DifyLLM.chat"].append(
+                await _burst(n, lambda: asyncio.to_thread(llm.chat, messages))
+            )
+    finally:
+        await session.close()
+        if chat.async_client is None:
+            await _aclose_owned(chat)
+        await _aclose_owned(llm)
+
+    base = median(samples["bare aiohttp"])
+    table = Table(
+        f"3. Concurrency: {n} concurrent calls, server takes {ms(0.25, 0)} per answer",
+        ["variant", "median wall time", "vs bare aiohttp", "target", "result"],
+    )
+    table.add(
+        f"bare aiohttp.ClientSession, {n} streaming requests", ms(base, 0), ratio(1.0), "", ""
+    )
+    for name in ("ChatDify.ainvoke", "DifyLLM.achat"):
+        wall = median(samples[name])
+        per_round = [a / b for a, b in zip(samples[name], samples["bare aiohttp"], strict=True)]
+        r = median(per_round)
+        table.add(
+            f"{name} x{n} (asyncio.gather)",
+            ms(wall, 0),
+            ratio(r),
+            f"< {ms(WALL_TARGET, 0)} and <= {RATIO_TARGET:.1f}x",
+            verdict(wall < WALL_TARGET and r <= RATIO_TARGET),
+        )
+    for name, values in threads.items():
+        wall = median(values)
+        table.add(
+            f"thread-pool fallback: {name} in asyncio.to_thread x{n}",
+            ms(wall, 0),
+            ratio(wall / base),
+            "comparison",
+            "",
+        )
+    table.note(
+        f"{rounds} interleaved rounds after a warm-up burst, one event loop; "
+        "ratio = median over rounds of variant / bare in the same round"
+    )
+    table.note(
+        "thread-pool fallback uses the default executor "
+        "(min(32, cpu_count + 4) threads on this machine)"
+    )
+    return table
+
+
+async def _aclose_owned(adapter: object) -> None:
+    """Close the adapter's own async client, if it exposes a way to (best effort)."""
+    for name in ("aclose", "_aclose"):
+        closer = getattr(adapter, name, None)
+        if closer is not None:
+            await closer()
+            return
+
+
+def run(ctx: Context) -> list[Table]:
+    """Run benchmark 3."""
+    return [asyncio.run(_run(ctx))]

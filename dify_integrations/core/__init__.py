@@ -1,0 +1,55 @@
+"""The framework-free Dify core: configuration, requests, SSE, events, errors, clients."""
+
+from .accumulate import StreamResult
+from .async_client import AsyncDifyClient
+from .client import DifyClient
+from .config import ClientConfig, Timeout
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    DifyError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTooLargeError,
+    StreamDecodeError,
+    StreamError,
+    UnsupportedMediaTypeError,
+    error_from_response,
+)
+from .events import StreamEvent, parse_event
+from .sse import SSEDecoder, SSEFrame
+from .stream import AsyncEventStream, EventStream
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncDifyClient",
+    "AsyncEventStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientConfig",
+    "DifyClient",
+    "DifyError",
+    "EventStream",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "SSEDecoder",
+    "SSEFrame",
+    "StreamDecodeError",
+    "StreamError",
+    "StreamEvent",
+    "StreamResult",
+    "Timeout",
+    "UnsupportedMediaTypeError",
+    "error_from_response",
+    "parse_event",
+]

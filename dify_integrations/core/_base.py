@@ -1,0 +1,119 @@
+"""State and helpers shared by `DifyClient` and `AsyncDifyClient` (no I/O here)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Final
+
+from pydantic import SecretStr
+
+from . import operations as ops
+from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
+from .errors import redact
+from .retry import RetryPolicy
+
+__all__ = ["USER_AGENT", "BaseClient", "decode_json", "logger"]
+
+logger: Final = logging.getLogger("dify_integrations")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("dify-integrations")
+    except Exception:
+        return "0.0.0"
+
+
+USER_AGENT: Final = f"dify-integrations/{_version()}"
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode a JSON body; ``None`` for an empty one."""
+    if not raw or not raw.strip():
+        return None
+    return json.loads(raw)
+
+
+class BaseClient:
+    """Configuration, headers and request preparation common to both clients."""
+
+    _config: ClientConfig
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        env_key: str = "DIFY_API_KEY",
+    ) -> None:
+        self._config = ClientConfig.resolve(
+            api_key, base_url, user, timeout, max_retries, env_key=env_key
+        )
+        self._secret = self._config.api_key.get_secret_value()
+        self._retry = RetryPolicy(self._config.max_retries)
+        self._headers: dict[str, str] = {
+            "Authorization": f"Bearer {self._secret}",
+            "User-Agent": USER_AGENT,
+        }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+
+    # public, read-only views -------------------------------------------------------
+
+    @property
+    def api_key(self) -> SecretStr:
+        """The API key (masked in ``repr``/``str``)."""
+        return self._config.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The Service API root, without a trailing slash."""
+        return self._config.base_url
+
+    @property
+    def user(self) -> str | None:
+        """The default end user, used when a call passes no ``user``."""
+        return self._config.user
+
+    @property
+    def timeout(self) -> Timeout:
+        """The resolved timeouts."""
+        return self._config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._config.max_retries
+
+    @property
+    def config(self) -> ClientConfig:
+        """The whole resolved configuration."""
+        return self._config
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, user={self.user!r}, "
+            f"api_key=SecretStr('**********'), max_retries={self.max_retries})"
+        )
+
+    # helpers ---------------------------------------------------------------------
+
+    def _user(self, user: str | None) -> str | None:
+        return user if user is not None else self._config.user
+
+    def _prepare(self, op: ops.Operation) -> tuple[str, dict[str, str], bytes | None]:
+        """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
+        ops.check_key_kind(op, self._secret)
+        url = self._config.base_url + op.path
+        if op.json is not None:
+            return url, self._json_headers, ops.encode_json(op.json)
+        return url, self._headers, None
+
+    def _log(self, op: ops.Operation, status: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", op.method, redact(op.path, self._secret), status)

@@ -1,0 +1,274 @@
+"""The pure reducer that folds stream events into a final answer.
+
+One `StreamResult` serves the sync and async streams and the blocking calls (which stream
+internally and fold): no I/O here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .events import (
+    AgentThoughtEvent,
+    ErrorEvent,
+    MessageEndEvent,
+    MessageEvent,
+    MessageFileEvent,
+    MessageReplaceEvent,
+    StreamEvent,
+    TextChunkEvent,
+    TextReplaceEvent,
+    WorkflowFinishedEvent,
+    WorkflowPausedEvent,
+    WorkflowStartedEvent,
+)
+from .models import (
+    ChatMessageResponse,
+    CompletionMessageResponse,
+    MessageMetadata,
+    RetrieverResource,
+    Usage,
+    WorkflowRunData,
+    WorkflowRunResponse,
+)
+
+__all__ = ["StreamResult"]
+
+
+class StreamResult:
+    """Running fold of the events of one stream.
+
+    Attributes:
+        answer: The text so far (message/agent_message deltas, or workflow ``text_chunk``s).
+        conversation_id: From the envelope of chat-family events.
+        message_id: From the envelope (or ``id`` of ``message_end``).
+        task_id: From the first event that carries one.
+        workflow_run_id: From workflow/chatflow events.
+        usage: Token usage from ``message_end`` (or ``workflow_finished`` totals).
+        retriever_resources: Citations from ``message_end``.
+        agent_thoughts: Agent steps, upserted by ``id``, ordered by ``position``.
+        files: Files from ``message_file`` events and ``message_end.files``.
+        outputs: Workflow outputs from ``workflow_finished``.
+        status: Workflow status from ``workflow_finished`` (``succeeded``, ``stopped``...).
+        error: Workflow error text, or the message of an ``error`` event.
+        finished: A terminal event arrived: ``message_end``; ``workflow_finished`` or
+            ``workflow_paused`` for workflow apps; for chatflows only the ``message_end``
+            that follows ``workflow_finished``.
+        replaced: A ``message_replace``/``text_replace`` replaced the answer.
+        annotation_reply: From ``message_end`` metadata.
+        workflow_data: The whole ``data`` of ``workflow_finished``.
+        created_at: Envelope timestamp of the first event.
+    """
+
+    __slots__ = (
+        "_thought_index",
+        "agent_thoughts",
+        "annotation_reply",
+        "answer",
+        "conversation_id",
+        "created_at",
+        "error",
+        "event_count",
+        "files",
+        "finished",
+        "message_id",
+        "outputs",
+        "replaced",
+        "retriever_resources",
+        "status",
+        "task_id",
+        "usage",
+        "workflow_data",
+        "workflow_run_id",
+    )
+
+    def __init__(self) -> None:
+        self.answer = ""
+        self.conversation_id: str | None = None
+        self.message_id: str | None = None
+        self.task_id: str | None = None
+        self.workflow_run_id: str | None = None
+        self.usage: Usage | None = None
+        self.retriever_resources: list[RetrieverResource] = []
+        self.agent_thoughts: list[AgentThoughtEvent] = []
+        self.files: list[dict[str, Any]] = []
+        self.outputs: dict[str, Any] | None = None
+        self.status: str | None = None
+        self.error: str | None = None
+        self.finished = False
+        self.replaced = False
+        self.annotation_reply: dict[str, Any] | None = None
+        self.workflow_data: dict[str, Any] | None = None
+        self.created_at: int | None = None
+        self.event_count = 0
+        self._thought_index: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamResult(answer={self.answer!r}, finished={self.finished}, "
+            f"status={self.status!r}, task_id={self.task_id!r})"
+        )
+
+    @property
+    def is_chatflow(self) -> bool:
+        """Whether workflow events arrived inside a chat (advanced-chat) stream."""
+        return self.workflow_run_id is not None and (
+            self.conversation_id is not None or self.message_id is not None
+        )
+
+    def add(self, event: StreamEvent) -> str:
+        """Fold one event in.
+
+        Args:
+            event: A parsed event (pings are never passed here).
+
+        Returns:
+            The text delta this event adds to ``answer`` (``""`` for non-text events and for
+            replacements, which set ``replaced`` instead).
+        """
+        self.event_count += 1
+        if self.task_id is None and event.task_id:
+            self.task_id = event.task_id
+        if self.conversation_id is None and event.conversation_id:
+            self.conversation_id = event.conversation_id
+        if self.message_id is None and event.message_id:
+            self.message_id = event.message_id
+        if self.workflow_run_id is None and event.workflow_run_id:
+            self.workflow_run_id = event.workflow_run_id
+        if self.created_at is None and event.created_at is not None:
+            self.created_at = event.created_at
+
+        if isinstance(event, MessageEvent):  # message and agent_message
+            self.answer += event.answer
+            return event.answer
+        if isinstance(event, TextChunkEvent):
+            text = event.data.text
+            self.answer += text
+            return text
+        if isinstance(event, MessageReplaceEvent):
+            self.answer = event.answer
+            self.replaced = True
+            return ""
+        if isinstance(event, TextReplaceEvent):
+            self.answer = event.data.text
+            self.replaced = True
+            return ""
+        if isinstance(event, AgentThoughtEvent):
+            self._upsert_thought(event)
+            return ""
+        if isinstance(event, MessageFileEvent):
+            if event.url is None and event.answer is not None:
+                # Newer servers send text deltas under the message_file name.
+                self.answer += event.answer
+                return event.answer
+            self.files.append(event.model_dump(exclude_none=True))
+            return ""
+        if isinstance(event, MessageEndEvent):
+            self._message_end(event)
+            return ""
+        if isinstance(event, WorkflowFinishedEvent | WorkflowPausedEvent):
+            self._workflow_end(event)
+            return ""
+        if isinstance(event, WorkflowStartedEvent):
+            if self.workflow_run_id is None and event.data.id:
+                self.workflow_run_id = event.data.id
+            return ""
+        if isinstance(event, ErrorEvent):
+            self.error = event.message or event.code or "error"
+            return ""
+        return ""
+
+    def _upsert_thought(self, event: AgentThoughtEvent) -> None:
+        key = event.id or f"position:{event.position}"
+        index = self._thought_index.get(key)
+        if index is None:
+            self._thought_index[key] = len(self.agent_thoughts)
+            self.agent_thoughts.append(event)
+        else:
+            self.agent_thoughts[index] = event
+        if len(self.agent_thoughts) > 1:
+            last = self.agent_thoughts[-1].position
+            prev = self.agent_thoughts[-2].position
+            if last is not None and prev is not None and last < prev:
+                self.agent_thoughts.sort(key=lambda t: t.position or 0)
+                self._thought_index = {
+                    (t.id or f"position:{t.position}"): i for i, t in enumerate(self.agent_thoughts)
+                }
+
+    def _message_end(self, event: MessageEndEvent) -> None:
+        if event.id and self.message_id is None:
+            self.message_id = event.id
+        meta = event.metadata
+        if meta.usage is not None:
+            self.usage = meta.usage
+        self.retriever_resources = list(meta.retriever_resources)
+        self.annotation_reply = meta.annotation_reply
+        if event.files:
+            self.files.extend(event.files)
+        self.finished = True
+
+    def _workflow_end(self, event: WorkflowFinishedEvent | WorkflowPausedEvent) -> None:
+        data = event.data
+        self.status = data.status or ("paused" if isinstance(event, WorkflowPausedEvent) else None)
+        self.outputs = data.outputs if data.outputs is not None else {}
+        if data.error:
+            self.error = data.error
+        self.workflow_data = data.model_dump()
+        if self.workflow_run_id is None and data.id:
+            self.workflow_run_id = data.id
+        if self.usage is None and data.total_tokens is not None:
+            self.usage = Usage(total_tokens=data.total_tokens)
+        if not self.is_chatflow:
+            # Workflow apps end here; chatflows end with the message_end that follows.
+            self.finished = True
+
+    def metadata(self) -> MessageMetadata:
+        """The message metadata folded so far (usage, citations, annotation reply)."""
+        return MessageMetadata(
+            usage=self.usage,
+            retriever_resources=list(self.retriever_resources),
+            annotation_reply=self.annotation_reply,
+        )
+
+    def _message_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "event": "message",
+            "task_id": self.task_id,
+            "id": self.message_id,
+            "message_id": self.message_id,
+            "answer": self.answer,
+            "metadata": self.metadata(),
+            "created_at": self.created_at,
+        }
+        if self.agent_thoughts:
+            fields["agent_thoughts"] = [t.model_dump() for t in self.agent_thoughts]
+        if self.files:
+            fields["files"] = list(self.files)
+        if self.workflow_run_id is not None:
+            fields["workflow_run_id"] = self.workflow_run_id
+        return fields
+
+    def to_chat_response(self) -> ChatMessageResponse:
+        """The folded stream in the shape of a blocking chat answer."""
+        return ChatMessageResponse(
+            conversation_id=self.conversation_id,
+            mode="advanced-chat" if self.is_chatflow else None,
+            **self._message_fields(),
+        )
+
+    def to_completion_response(self) -> CompletionMessageResponse:
+        """The folded stream in the shape of a blocking completion answer."""
+        return CompletionMessageResponse(mode="completion", **self._message_fields())
+
+    def to_workflow_response(self) -> WorkflowRunResponse:
+        """The folded stream in the shape of a blocking workflow answer."""
+        data = dict(self.workflow_data or {})
+        data.setdefault("id", self.workflow_run_id)
+        data["status"] = self.status
+        data["outputs"] = self.outputs
+        data["error"] = self.error
+        return WorkflowRunResponse(
+            task_id=self.task_id,
+            workflow_run_id=self.workflow_run_id,
+            data=WorkflowRunData.model_validate(data),
+        )

@@ -1,0 +1,532 @@
+"""`AsyncDifyClient`: the native-async Dify client on aiohttp.
+
+An `aiohttp.ClientSession` belongs to one event loop, so the client keeps one per running
+loop, created lazily on first use there; ``aclose()`` closes the current loop's session and
+drops those of loops that have ended. The protocol logic is the same pure core as
+`DifyClient`'s; only the I/O differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import urllib.request
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+from pydantic import SecretStr
+
+from . import operations as ops
+from ._base import BaseClient, decode_json
+from .config import DEFAULT_MAX_RETRIES, TimeoutLike
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DifyError,
+    error_from_response,
+)
+from .models import (
+    AppInfo,
+    AppMeta,
+    AppParameters,
+    ChatMessageResponse,
+    CompletionMessageResponse,
+    Conversation,
+    ConversationList,
+    DatasetList,
+    MessageList,
+    RetrieveResponse,
+    UploadedFile,
+    WorkflowRunDetail,
+    WorkflowRunResponse,
+)
+from .stream import AsyncEventStream
+
+__all__ = ["AsyncDifyClient"]
+
+ResponseMode = Literal["streaming", "blocking"]
+
+
+def map_transport_error(exc: BaseException) -> DifyError | None:
+    """Map an aiohttp/asyncio exception to `APIConnectionError`/`APITimeoutError`.
+
+    Args:
+        exc: Any exception raised while sending or reading.
+
+    Returns:
+        The mapped error, or ``None`` when ``exc`` is not a transport error.
+    """
+    if isinstance(exc, DifyError | asyncio.CancelledError):
+        return None
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return APITimeoutError("Timed out connecting to the Dify server.", request_sent=False)
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return APITimeoutError("Timed out waiting for the Dify server.", request_sent=True)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIConnectionError(
+            f"Could not connect to the Dify server ({type(exc).__name__}).", request_sent=False
+        )
+    if isinstance(exc, aiohttp.ClientError | ConnectionError | OSError):
+        return APIConnectionError(f"Connection lost ({type(exc).__name__}).", request_sent=True)
+    return None
+
+
+def _env_proxy(base_url: str) -> str | None:
+    """The environment's proxy for ``base_url``, read once."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    with contextlib.suppress(Exception):
+        if urllib.request.proxy_bypass(host):
+            return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+class AsyncDifyClient(BaseClient):
+    """Native-async client for the Dify Service API (aiohttp).
+
+    Every method of `DifyClient` exists here as a coroutine, except the ``stream_*``
+    methods: they are plain methods returning an `AsyncEventStream`, which is both an async
+    iterator and an async context manager::
+
+        async with client.stream_chat_message("Hi") as stream:
+            async for event in stream:
+                ...
+
+    Args:
+        api_key: App key (``app-…``) or knowledge key (``dataset-…``); else ``DIFY_API_KEY``.
+        base_url: API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        user: Default end user for calls that need one; else ``DIFY_USER``.
+        timeout: ``None``, seconds (read timeout) or a `Timeout`.
+        max_retries: Retries after the first attempt (default 2).
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        env_key: Environment variable read first for the key.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        verify: bool | str = True,
+        env_key: str = "DIFY_API_KEY",
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            env_key=env_key,
+        )
+        self._ssl: bool | ssl.SSLContext
+        if isinstance(verify, str):
+            self._ssl = ssl.create_default_context(cafile=verify)
+        else:
+            self._ssl = bool(verify)
+        self._proxy = _env_proxy(self.base_url)
+        self._sessions: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, aiohttp.ClientSession
+        ] = weakref.WeakKeyDictionary()
+        t = self._config.timeout
+        self._blocking_timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=t.connect, sock_read=t.read
+        )
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, connect=None, sock_connect=t.connect, sock_read=t.stream_idle
+        )
+
+    # ------------------------------------------------------------------ sessions
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            self._drop_dead_sessions()
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, ssl=self._ssl),
+                trust_env=False,
+            )
+            self._sessions[loop] = session
+        return session
+
+    def _drop_dead_sessions(self) -> None:
+        for loop, session in list(self._sessions.items()):
+            if loop.is_closed():
+                connector = session.connector
+                with contextlib.suppress(Exception):
+                    session.detach()
+                if connector is not None:
+                    with contextlib.suppress(Exception):
+                        connector._close()
+                self._sessions.pop(loop, None)
+
+    async def aclose(self) -> None:
+        """Close this event loop's session and forget those of closed loops."""
+        loop = asyncio.get_running_loop()
+        session = self._sessions.pop(loop, None)
+        if session is not None and not session.closed:
+            await session.close()
+        self._drop_dead_sessions()
+
+    async def __aenter__(self) -> AsyncDifyClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ transport
+
+    async def _send_once(self, op: ops.Operation) -> aiohttp.ClientResponse:
+        url, headers, body = self._prepare(op)
+        data: Any = body
+        if op.multipart is not None:
+            part = op.multipart
+            form = aiohttp.FormData()
+            for name, value in part.fields.items():
+                form.add_field(name, value)
+            form.add_field(
+                "file", part.content, filename=part.filename, content_type=part.mime_type
+            )
+            data = form
+        try:
+            response = await self._session().request(
+                op.method,
+                url,
+                params=op.params,
+                data=data,
+                headers=headers,
+                timeout=self._stream_timeout if op.stream else self._blocking_timeout,
+                allow_redirects=False,
+                proxy=self._proxy,
+            )
+        except Exception as exc:
+            mapped = map_transport_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        self._log(op, response.status)
+        if response.status >= 300:
+            try:
+                raw = await response.read()
+            except Exception:
+                raw = b""
+            finally:
+                response.release()
+            err = error_from_response(
+                response.status, dict(response.headers), raw, secret=self._secret
+            )
+            if 300 <= response.status < 400:
+                err.message = (
+                    f"unexpected redirect (HTTP {response.status}) to "
+                    f"{response.headers.get('location')!r}; redirects are not followed so the "
+                    "API key is never sent to another host"
+                )
+            raise err
+        return response
+
+    async def _request(self, op: ops.Operation) -> aiohttp.ClientResponse:
+        if self._config.max_retries == 0:
+            return await self._send_once(op)
+        response: aiohttp.ClientResponse = await self._retry.async_retrying()(self._send_once, op)
+        return response
+
+    async def _call(self, op: ops.Operation) -> Any:
+        response = await self._request(op)
+        try:
+            raw = await response.read()
+        except Exception as exc:
+            response.close()
+            mapped = map_transport_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            response.release()
+        try:
+            payload = None if op.empty else decode_json(raw)
+        except ValueError as exc:
+            raise APIStatusError(
+                f"{op.name}: the server answered {response.status} with a non-JSON body",
+                status_code=response.status,
+                code="invalid_response",
+            ) from exc
+        return op.parse(payload)
+
+    def _stream(self, op: ops.Operation) -> AsyncEventStream:
+        async def open_stream() -> tuple[AsyncIterator[bytes], Callable[[], None]]:
+            response = await self._request(op)
+            return response.content.iter_any().__aiter__(), response.close
+
+        return AsyncEventStream(
+            open_stream,
+            op=op,
+            timeout=self._config.timeout,
+            run_stop=self._call,
+            map_error=map_transport_error,
+        )
+
+    async def _fold(self, op: ops.Operation) -> AsyncEventStream:
+        async with self._stream(op) as stream:
+            await stream.until_done()
+        return stream
+
+    # ------------------------------------------------------------------ chat
+
+    async def send_chat_message(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        auto_generate_name: bool | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> ChatMessageResponse:
+        """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
+        op = ops.chat_message(
+            query,
+            user=self._user(user),
+            inputs=inputs,
+            conversation_id=conversation_id,
+            files=files,
+            auto_generate_name=auto_generate_name,
+            response_mode=response_mode,
+        )
+        if not op.stream:
+            result: ChatMessageResponse = await self._call(op)
+            return result
+        return (await self._fold(op)).result.to_chat_response()
+
+    def stream_chat_message(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        auto_generate_name: bool | None = None,
+    ) -> AsyncEventStream:
+        """Stream a chat answer; input is validated now, the request is sent on first use."""
+        return self._stream(
+            ops.chat_message(
+                query,
+                user=self._user(user),
+                inputs=inputs,
+                conversation_id=conversation_id,
+                files=files,
+                auto_generate_name=auto_generate_name,
+            )
+        )
+
+    async def stop_chat_message(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a streaming chat generation (``{"result": "success"}``)."""
+        result: dict[str, Any] = await self._call(
+            ops.stop_task("chat", task_id, user=self._user(user))
+        )
+        return result
+
+    # ------------------------------------------------------------------ completion
+
+    async def send_completion(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        query: str | None = None,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> CompletionMessageResponse:
+        """Run a completion app and return the whole answer."""
+        op = ops.completion_message(
+            inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+        )
+        if not op.stream:
+            result: CompletionMessageResponse = await self._call(op)
+            return result
+        return (await self._fold(op)).result.to_completion_response()
+
+    def stream_completion(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        query: str | None = None,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+    ) -> AsyncEventStream:
+        """Stream a completion app's events."""
+        return self._stream(
+            ops.completion_message(inputs, query=query, user=self._user(user), files=files)
+        )
+
+    async def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a streaming completion."""
+        result: dict[str, Any] = await self._call(
+            ops.stop_task("completion", task_id, user=self._user(user))
+        )
+        return result
+
+    # ------------------------------------------------------------------ workflow
+
+    async def run_workflow(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> WorkflowRunResponse:
+        """Run a workflow app and return its result (a failed run is returned, not raised)."""
+        op = ops.run_workflow(
+            inputs, user=self._user(user), files=files, response_mode=response_mode
+        )
+        if not op.stream:
+            result: WorkflowRunResponse = await self._call(op)
+            return result
+        return (await self._fold(op)).result.to_workflow_response()
+
+    def stream_workflow(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+    ) -> AsyncEventStream:
+        """Stream a workflow app's events."""
+        return self._stream(ops.run_workflow(inputs, user=self._user(user), files=files))
+
+    async def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""
+        result: dict[str, Any] = await self._call(
+            ops.stop_task("workflow", task_id, user=self._user(user))
+        )
+        return result
+
+    async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
+        """Details of a workflow run."""
+        result: WorkflowRunDetail = await self._call(ops.get_workflow_run(workflow_run_id))
+        return result
+
+    # ------------------------------------------------------------------ conversations
+
+    async def list_conversations(
+        self,
+        *,
+        user: str | None = None,
+        last_id: str | None = None,
+        limit: int = 20,
+        sort_by: str | None = None,
+    ) -> ConversationList:
+        """One page of the user's conversations."""
+        result: ConversationList = await self._call(
+            ops.list_conversations(
+                user=self._user(user), last_id=last_id, limit=limit, sort_by=sort_by
+            )
+        )
+        return result
+
+    async def delete_conversation(self, conversation_id: str, *, user: str | None = None) -> None:
+        """Delete a conversation (204)."""
+        await self._call(ops.delete_conversation(conversation_id, user=self._user(user)))
+
+    async def rename_conversation(
+        self,
+        conversation_id: str,
+        name: str | None = None,
+        *,
+        auto_generate: bool = False,
+        user: str | None = None,
+    ) -> Conversation:
+        """Rename a conversation."""
+        result: Conversation = await self._call(
+            ops.rename_conversation(
+                conversation_id, name, auto_generate=auto_generate, user=self._user(user)
+            )
+        )
+        return result
+
+    async def list_messages(
+        self,
+        conversation_id: str,
+        *,
+        user: str | None = None,
+        first_id: str | None = None,
+        limit: int = 20,
+    ) -> MessageList:
+        """One page of a conversation's messages."""
+        result: MessageList = await self._call(
+            ops.list_messages(
+                conversation_id, user=self._user(user), first_id=first_id, limit=limit
+            )
+        )
+        return result
+
+    # ------------------------------------------------------------------ knowledge
+
+    async def list_datasets(
+        self, *, page: int = 1, limit: int = 20, keyword: str | None = None
+    ) -> DatasetList:
+        """One page of knowledge bases (knowledge key)."""
+        result: DatasetList = await self._call(
+            ops.list_datasets(page=page, limit=limit, keyword=keyword)
+        )
+        return result
+
+    async def retrieve(
+        self,
+        dataset_id: str,
+        query: str,
+        *,
+        retrieval_model: Mapping[str, Any] | None = None,
+    ) -> RetrieveResponse:
+        """Search a knowledge base (knowledge key)."""
+        result: RetrieveResponse = await self._call(
+            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
+        )
+        return result
+
+    # ------------------------------------------------------------------ files and app
+
+    async def upload_file(
+        self,
+        file: ops.FileInput,
+        *,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        user: str | None = None,
+    ) -> UploadedFile:
+        """Upload a file (path, bytes or binary file object)."""
+        result: UploadedFile = await self._call(
+            ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
+        )
+        return result
+
+    async def get_parameters(self) -> AppParameters:
+        """The app's input form, opening statement and feature settings."""
+        result: AppParameters = await self._call(ops.get_parameters())
+        return result
+
+    async def get_info(self) -> AppInfo:
+        """The app's name, description and mode."""
+        result: AppInfo = await self._call(ops.get_info())
+        return result
+
+    async def get_meta(self) -> AppMeta:
+        """The app's tool icons."""
+        result: AppMeta = await self._call(ops.get_meta())
+        return result

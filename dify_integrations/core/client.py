@@ -1,0 +1,581 @@
+"""`DifyClient`: the synchronous Dify client on one pooled `requests.Session`.
+
+A thin I/O loop around the pure core: `operations` builds and validates every request,
+`retry` decides what is resent, `errors` maps failures, `stream` decodes and folds events.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import requests
+import urllib3.exceptions
+from pydantic import SecretStr
+
+from . import operations as ops
+from ._base import BaseClient, decode_json
+from .config import DEFAULT_MAX_RETRIES, TimeoutLike
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DifyError,
+    error_from_response,
+)
+from .models import (
+    AppInfo,
+    AppMeta,
+    AppParameters,
+    ChatMessageResponse,
+    CompletionMessageResponse,
+    Conversation,
+    ConversationList,
+    DatasetList,
+    MessageList,
+    RetrieveResponse,
+    UploadedFile,
+    WorkflowRunDetail,
+    WorkflowRunResponse,
+)
+from .stream import EventStream
+
+__all__ = ["DifyClient"]
+
+_CHUNK = 65536
+_BEFORE_SEND = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+    urllib3.exceptions.NameResolutionError,
+)
+
+ResponseMode = Literal["streaming", "blocking"]
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """Whether a requests ConnectionError happened before the request could be sent."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _BEFORE_SEND):
+            return True
+        for arg in current.args:
+            if isinstance(arg, urllib3.exceptions.MaxRetryError):
+                return isinstance(arg.reason, _BEFORE_SEND)
+            if isinstance(arg, _BEFORE_SEND):
+                return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError):
+            return isinstance(current.reason, _BEFORE_SEND)
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def map_transport_error(exc: BaseException) -> DifyError | None:
+    """Map a requests/urllib3/socket exception to `APIConnectionError`/`APITimeoutError`.
+
+    Args:
+        exc: Any exception raised while sending or reading.
+
+    Returns:
+        The mapped error, or ``None`` when ``exc`` is not a transport error.
+    """
+    if isinstance(exc, DifyError):
+        return None
+    if isinstance(exc, requests.ConnectTimeout):
+        return APITimeoutError("Timed out connecting to the Dify server.", request_sent=False)
+    if isinstance(exc, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError | socket.timeout):
+        return APITimeoutError("Timed out waiting for the Dify server.", request_sent=True)
+    if isinstance(exc, requests.ConnectionError):
+        sent = not _not_sent(exc)
+        what = "Connection lost" if sent else "Could not connect to the Dify server"
+        return APIConnectionError(f"{what} ({type(exc).__name__}).", request_sent=sent)
+    if isinstance(
+        exc, requests.RequestException | urllib3.exceptions.HTTPError | ConnectionError | OSError
+    ):
+        return APIConnectionError(f"Connection lost ({type(exc).__name__}).", request_sent=True)
+    return None
+
+
+def _read_chunks(response: requests.Response) -> Iterator[bytes]:
+    """Yield body bytes as soon as they arrive (not waiting to fill a buffer)."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # pragma: no cover - urllib3 < 2.3
+        yield from response.iter_content(chunk_size=None)
+        return
+    while True:
+        data = read1(_CHUNK)
+        if not data:
+            return
+        yield data
+
+
+class DifyClient(BaseClient):
+    """Synchronous client for the Dify Service API.
+
+    One pooled `requests.Session` serves every call. Proxy, CA-bundle and netrc settings
+    from the environment are read once, when the client is built, so calls stay cheap.
+    Redirects are never followed, so the ``Authorization`` header only goes to ``base_url``.
+
+    Args:
+        api_key: App key (``app-…``) or knowledge key (``dataset-…``); else ``DIFY_API_KEY``.
+        base_url: API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        user: Default end user for calls that need one; else ``DIFY_USER``.
+        timeout: ``None``, seconds (read timeout) or a `Timeout`.
+        max_retries: Retries after the first attempt (default 2).
+        session: An existing `requests.Session` to use (left as configured; not closed).
+        verify: TLS verification: ``True``, ``False`` or a CA bundle path.
+        env_key: Environment variable read first for the key.
+
+    Example:
+        >>> from dify_integrations import DifyClient
+        >>> client = DifyClient("app-...", base_url="http://127.0.0.1:5001/v1", user="u1")
+        ... # doctest: +SKIP
+        >>> client.send_chat_message("Hello").answer  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        session: requests.Session | None = None,
+        verify: bool | str = True,
+        env_key: str = "DIFY_API_KEY",
+    ) -> None:
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            env_key=env_key,
+        )
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            # Settle proxies / CA bundle from the environment once, then stop requests
+            # from re-reading them (and netrc, which would override our Authorization)
+            # on every call.
+            settings = session.merge_environment_settings(
+                self.base_url, {}, None, verify if verify is not True else None, None
+            )
+            session.proxies.update(settings.get("proxies") or {})
+            session.verify = settings.get("verify", verify) if verify is True else verify
+            session.trust_env = False
+            session.max_redirects = 0
+        self._session = session
+        timeout_cfg = self._config.timeout
+        self._blocking_timeout = (timeout_cfg.connect, timeout_cfg.read)
+        self._stream_timeout = (timeout_cfg.connect, timeout_cfg.stream_idle)
+
+    @property
+    def session(self) -> requests.Session:
+        """The pooled `requests.Session`."""
+        return self._session
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the pooled connections (only when the client created the session)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> DifyClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _send_once(self, op: ops.Operation) -> requests.Response:
+        url, headers, body = self._prepare(op)
+        files: Any = None
+        data: Any = body
+        if op.multipart is not None:
+            part = op.multipart
+            files = {"file": (part.filename, part.content, part.mime_type)}
+            data = part.fields
+        try:
+            response = self._session.request(
+                op.method,
+                url,
+                params=op.params,
+                data=data,
+                files=files,
+                headers=headers,
+                timeout=self._stream_timeout if op.stream else self._blocking_timeout,
+                allow_redirects=False,
+                stream=op.stream,
+            )
+        except Exception as exc:
+            mapped = map_transport_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        status = response.status_code
+        self._log(op, status)
+        if status >= 300:
+            try:
+                raw = response.content
+            except Exception:
+                raw = b""
+            finally:
+                response.close()
+            raise self._status_error(response, raw)
+        return response
+
+    def _status_error(self, response: requests.Response, raw: bytes) -> APIStatusError:
+        err = error_from_response(
+            response.status_code, dict(response.headers), raw, secret=self._secret
+        )
+        if 300 <= response.status_code < 400:
+            err.message = (
+                f"unexpected redirect (HTTP {response.status_code}) to "
+                f"{response.headers.get('location')!r}; redirects are not followed so the "
+                "API key is never sent to another host"
+            )
+        return err
+
+    def _request(self, op: ops.Operation) -> requests.Response:
+        if self._config.max_retries == 0:
+            return self._send_once(op)
+        return self._retry.retrying()(self._send_once, op)
+
+    def _call(self, op: ops.Operation) -> Any:
+        response = self._request(op)
+        try:
+            payload = None if op.empty else decode_json(response.content)
+        except ValueError as exc:
+            raise APIStatusError(
+                f"{op.name}: the server answered {response.status_code} with a non-JSON body",
+                status_code=response.status_code,
+                code="invalid_response",
+            ) from exc
+        finally:
+            response.close()
+        return op.parse(payload)
+
+    def _open_stream(self, op: ops.Operation) -> EventStream:
+        response = self._request(op)
+        return EventStream(
+            _read_chunks(response),
+            op=op,
+            timeout=self._config.timeout,
+            close_transport=response.close,
+            run_stop=self._call,
+            map_error=map_transport_error,
+        )
+
+    def _fold(self, op: ops.Operation) -> EventStream:
+        with self._open_stream(op) as stream:
+            stream.until_done()
+        return stream
+
+    # ------------------------------------------------------------------ chat
+
+    def send_chat_message(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        auto_generate_name: bool | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> ChatMessageResponse:
+        """Send a chat message and return the whole answer.
+
+        By default the answer is streamed and folded internally, so long answers do not
+        hit gateway timeouts and agent apps (streaming only) work;
+        ``response_mode="blocking"`` asks Dify for one JSON answer instead.
+
+        Args:
+            query: The user's message.
+            user: End user (else the client's default; one of them is required).
+            inputs: App variables.
+            conversation_id: Continue this conversation.
+            files: File objects (see `upload_file`).
+            auto_generate_name: Let Dify title a new conversation.
+            response_mode: ``streaming`` (fold internally) or ``blocking``.
+
+        Returns:
+            The answer with ids, usage and citations in ``metadata``.
+        """
+        op = ops.chat_message(
+            query,
+            user=self._user(user),
+            inputs=inputs,
+            conversation_id=conversation_id,
+            files=files,
+            auto_generate_name=auto_generate_name,
+            response_mode=response_mode,
+        )
+        if not op.stream:
+            result: ChatMessageResponse = self._call(op)
+            return result
+        return self._fold(op).result.to_chat_response()
+
+    def stream_chat_message(
+        self,
+        query: str,
+        *,
+        user: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        auto_generate_name: bool | None = None,
+    ) -> EventStream:
+        """Send a chat message and stream the answer's events.
+
+        Args:
+            query: The user's message.
+            user: End user (else the client's default).
+            inputs: App variables.
+            conversation_id: Continue this conversation.
+            files: File objects.
+            auto_generate_name: Let Dify title a new conversation.
+
+        Returns:
+            An open `EventStream` (use it in a ``with`` block).
+        """
+        return self._open_stream(
+            ops.chat_message(
+                query,
+                user=self._user(user),
+                inputs=inputs,
+                conversation_id=conversation_id,
+                files=files,
+                auto_generate_name=auto_generate_name,
+            )
+        )
+
+    def stop_chat_message(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a streaming chat generation (``{"result": "success"}``)."""
+        result: dict[str, Any] = self._call(ops.stop_task("chat", task_id, user=self._user(user)))
+        return result
+
+    # ------------------------------------------------------------------ completion
+
+    def send_completion(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        query: str | None = None,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> CompletionMessageResponse:
+        """Run a completion app and return the whole answer (streamed and folded by default).
+
+        Args:
+            inputs: App variables.
+            query: Optional query text.
+            user: End user (else the client's default).
+            files: File objects.
+            response_mode: ``streaming`` (fold internally) or ``blocking``.
+
+        Returns:
+            The answer, with usage in ``metadata``.
+        """
+        op = ops.completion_message(
+            inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+        )
+        if not op.stream:
+            result: CompletionMessageResponse = self._call(op)
+            return result
+        return self._fold(op).result.to_completion_response()
+
+    def stream_completion(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        query: str | None = None,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+    ) -> EventStream:
+        """Run a completion app and stream its events."""
+        return self._open_stream(
+            ops.completion_message(inputs, query=query, user=self._user(user), files=files)
+        )
+
+    def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a streaming completion (``{"result": "success"}``)."""
+        result: dict[str, Any] = self._call(
+            ops.stop_task("completion", task_id, user=self._user(user))
+        )
+        return result
+
+    # ------------------------------------------------------------------ workflow
+
+    def run_workflow(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        response_mode: ResponseMode = "streaming",
+    ) -> WorkflowRunResponse:
+        """Run a workflow app and return its result (streamed and folded by default).
+
+        A run that fails inside the graph is returned with ``status == "failed"`` (as Dify's
+        blocking mode does), not raised.
+
+        Args:
+            inputs: Workflow inputs.
+            user: End user (else the client's default).
+            files: File objects.
+            response_mode: ``streaming`` (fold internally) or ``blocking``.
+
+        Returns:
+            The run: ``workflow_run_id``, ``data.status``, ``data.outputs``...
+        """
+        op = ops.run_workflow(
+            inputs, user=self._user(user), files=files, response_mode=response_mode
+        )
+        if not op.stream:
+            result: WorkflowRunResponse = self._call(op)
+            return result
+        return self._fold(op).result.to_workflow_response()
+
+    def stream_workflow(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        user: str | None = None,
+        files: Sequence[Mapping[str, Any]] | None = None,
+    ) -> EventStream:
+        """Run a workflow app and stream its events."""
+        return self._open_stream(ops.run_workflow(inputs, user=self._user(user), files=files))
+
+    def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""
+        result: dict[str, Any] = self._call(
+            ops.stop_task("workflow", task_id, user=self._user(user))
+        )
+        return result
+
+    def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
+        """Details of a workflow run (``inputs`` decoded from Dify's JSON string)."""
+        result: WorkflowRunDetail = self._call(ops.get_workflow_run(workflow_run_id))
+        return result
+
+    # ------------------------------------------------------------------ conversations
+
+    def list_conversations(
+        self,
+        *,
+        user: str | None = None,
+        last_id: str | None = None,
+        limit: int = 20,
+        sort_by: str | None = None,
+    ) -> ConversationList:
+        """One page of the user's conversations."""
+        result: ConversationList = self._call(
+            ops.list_conversations(
+                user=self._user(user), last_id=last_id, limit=limit, sort_by=sort_by
+            )
+        )
+        return result
+
+    def delete_conversation(self, conversation_id: str, *, user: str | None = None) -> None:
+        """Delete a conversation (Dify answers 204 with no body)."""
+        self._call(ops.delete_conversation(conversation_id, user=self._user(user)))
+
+    def rename_conversation(
+        self,
+        conversation_id: str,
+        name: str | None = None,
+        *,
+        auto_generate: bool = False,
+        user: str | None = None,
+    ) -> Conversation:
+        """Rename a conversation (or let Dify generate a name)."""
+        result: Conversation = self._call(
+            ops.rename_conversation(
+                conversation_id, name, auto_generate=auto_generate, user=self._user(user)
+            )
+        )
+        return result
+
+    def list_messages(
+        self,
+        conversation_id: str,
+        *,
+        user: str | None = None,
+        first_id: str | None = None,
+        limit: int = 20,
+    ) -> MessageList:
+        """One page of a conversation's messages (oldest to newest)."""
+        result: MessageList = self._call(
+            ops.list_messages(
+                conversation_id, user=self._user(user), first_id=first_id, limit=limit
+            )
+        )
+        return result
+
+    # ------------------------------------------------------------------ knowledge
+
+    def list_datasets(
+        self, *, page: int = 1, limit: int = 20, keyword: str | None = None
+    ) -> DatasetList:
+        """One page of knowledge bases (needs a knowledge key)."""
+        result: DatasetList = self._call(ops.list_datasets(page=page, limit=limit, keyword=keyword))
+        return result
+
+    def retrieve(
+        self,
+        dataset_id: str,
+        query: str,
+        *,
+        retrieval_model: Mapping[str, Any] | None = None,
+    ) -> RetrieveResponse:
+        """Search a knowledge base (needs a knowledge key)."""
+        result: RetrieveResponse = self._call(
+            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
+        )
+        return result
+
+    # ------------------------------------------------------------------ files and app
+
+    def upload_file(
+        self,
+        file: ops.FileInput,
+        *,
+        filename: str | None = None,
+        mime_type: str | None = None,
+        user: str | None = None,
+    ) -> UploadedFile:
+        """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``."""
+        result: UploadedFile = self._call(
+            ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
+        )
+        return result
+
+    def get_parameters(self) -> AppParameters:
+        """The app's input form, opening statement and feature settings."""
+        result: AppParameters = self._call(ops.get_parameters())
+        return result
+
+    def get_info(self) -> AppInfo:
+        """The app's name, description and mode."""
+        result: AppInfo = self._call(ops.get_info())
+        return result
+
+    def get_meta(self) -> AppMeta:
+        """The app's tool icons."""
+        result: AppMeta = self._call(ops.get_meta())
+        return result

@@ -1,0 +1,186 @@
+"""Client configuration: API key, base URL, default user, timeouts and retries.
+
+Everything here is resolved once, when a client is built, from explicit arguments first and
+the ``DIFY_*`` environment variables second.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "ClientConfig",
+    "Timeout",
+    "TimeoutLike",
+]
+
+DEFAULT_BASE_URL: Final = "https://api.dify.ai/v1"
+DEFAULT_MAX_RETRIES: Final = 2
+
+ENV_API_KEY: Final = "DIFY_API_KEY"
+ENV_DATASET_API_KEY: Final = "DIFY_DATASET_API_KEY"
+ENV_BASE_URL: Final = "DIFY_BASE_URL"
+ENV_USER: Final = "DIFY_USER"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Timeouts, in seconds, used by the clients.
+
+    Attributes:
+        connect: Time allowed to open the TCP (and TLS) connection.
+        read: Blocking responses: time to the first byte and between two reads.
+        stream_idle: Streams: longest silence between two frames. Keep-alive pings count as
+            activity, so Dify's pings (about every 10 s) keep a healthy stream open.
+        stream_total_idle: Streams: longest time without a real (non-ping) event. Pings do not
+            reset this bound, so a server that only pings forever is eventually abandoned.
+    """
+
+    connect: float = 5.0
+    read: float = 300.0
+    stream_idle: float = 60.0
+    stream_total_idle: float = 600.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "stream_idle", "stream_total_idle"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"Timeout.{name} must be a positive number of seconds")
+
+    @classmethod
+    def coerce(cls, value: TimeoutLike) -> Timeout:
+        """Turn ``None``, a number of seconds or a `Timeout` into a `Timeout`.
+
+        Args:
+            value: ``None`` for the defaults, a number to set ``read`` (``connect`` stays
+                5 s), or a `Timeout`.
+
+        Returns:
+            The resolved timeouts.
+
+        Raises:
+            TypeError: If ``value`` is of another type.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, Timeout):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return cls(read=float(value))
+        raise TypeError(f"timeout must be None, a number or a Timeout, not {type(value).__name__}")
+
+
+TimeoutLike = Timeout | float | int | None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str) -> str:
+    base_url = base_url.strip().rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        warnings.warn(
+            f"base_url {base_url!r} uses plain http to a non-loopback host: "
+            "the API key would travel unencrypted. Use https.",
+            stacklevel=4,
+        )
+    return base_url
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Resolved settings shared by `DifyClient` and `AsyncDifyClient`.
+
+    Attributes:
+        api_key: The Dify API key (an app key ``app-…`` or a knowledge key ``dataset-…``).
+        base_url: The Service API root, without a trailing slash.
+        user: Default end-user identifier, or ``None``.
+        timeout: Resolved timeouts.
+        max_retries: Retries after the first attempt (0 disables retries).
+    """
+
+    api_key: SecretStr
+    base_url: str
+    user: str | None
+    timeout: Timeout
+    max_retries: int
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(api_key=SecretStr('**********'), base_url={self.base_url!r}, "
+            f"user={self.user!r}, timeout={self.timeout!r}, max_retries={self.max_retries!r})"
+        )
+
+    @classmethod
+    def resolve(
+        cls,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        *,
+        env_key: str = ENV_API_KEY,
+    ) -> ClientConfig:
+        """Resolve settings from arguments, then the environment.
+
+        Args:
+            api_key: The key; else ``$env_key``, else ``DIFY_API_KEY``.
+            base_url: The API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+            user: Default end user; else ``DIFY_USER``, else ``None``.
+            timeout: ``None``, seconds (the read timeout) or a `Timeout`.
+            max_retries: Retries after the first attempt; ``None`` means the default (2).
+            env_key: The environment variable read first for the key (retrievers pass
+                ``DIFY_DATASET_API_KEY``).
+
+        Returns:
+            The resolved configuration.
+
+        Raises:
+            ValueError: If no key is found, or a value is invalid.
+            TypeError: If a value has the wrong type.
+        """
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        if key is not None and not isinstance(key, str):
+            raise TypeError("api_key must be a string or a SecretStr")
+        if not key:
+            key = os.environ.get(env_key) or (
+                os.environ.get(ENV_API_KEY) if env_key != ENV_API_KEY else None
+            )
+        if not key or not key.strip():
+            names = env_key if env_key == ENV_API_KEY else f"{env_key} or {ENV_API_KEY}"
+            raise ValueError(f"No Dify API key: pass api_key= or set {names}.")
+        url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+        if not isinstance(url, str):
+            raise TypeError("base_url must be a string")
+        resolved_user = user if user is not None else (os.environ.get(ENV_USER) or None)
+        if resolved_user is not None and (not isinstance(resolved_user, str) or not resolved_user):
+            raise ValueError("user must be a non-empty string")
+        retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError("max_retries must be an integer >= 0")
+        return cls(
+            api_key=SecretStr(key.strip()),
+            base_url=_check_base_url(url),
+            user=resolved_user,
+            timeout=Timeout.coerce(timeout),
+            max_retries=retries,
+        )

@@ -1,0 +1,346 @@
+"""Exception tree and the mapping from Dify error bodies and stream events to exceptions.
+
+Every exception is picklable and its message never contains the API key: the clients pass
+the key as ``secret`` so that an echoing server cannot leak it through an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "DifyError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTooLargeError",
+    "StreamDecodeError",
+    "StreamError",
+    "UnsupportedMediaTypeError",
+    "error_from_response",
+    "redact",
+]
+
+_EXCERPT = 200
+_REDACTED = "[REDACTED]"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove every occurrence of ``secret`` from ``text``.
+
+    Args:
+        text: Any text that may be shown to a user or logged.
+        secret: The API key (or ``None``).
+
+    Returns:
+        ``text`` with the key replaced by ``[REDACTED]``.
+    """
+    if secret and secret in text:
+        return text.replace(secret, _REDACTED)
+    return text
+
+
+def _rebuild(cls: type[DifyError], message: str, kwargs: dict[str, Any]) -> DifyError:
+    return cls(message, **kwargs)
+
+
+class DifyError(Exception):
+    """Base class of every error raised by ``dify_integrations``.
+
+    Attributes:
+        message: Human-readable description.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self._state()))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIStatusError(DifyError):
+    """The server answered with a non-success HTTP status.
+
+    Attributes:
+        status_code: The HTTP status.
+        code: Dify's error ``code`` (e.g. ``invalid_param``), or a fallback derived from the
+            status when the body is not a Dify error body.
+        body: The decoded JSON body, or the (truncated) text when it was not JSON.
+        response_headers: Response headers (lower-case names).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        body: Any = None,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code or _fallback_code(status_code)
+        self.body = body
+        self.response_headers: dict[str, str] = {
+            k.lower(): v for k, v in (response_headers or {}).items()
+        }
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "status_code": self.status_code,
+            "code": self.code,
+            "body": self.body,
+            "response_headers": self.response_headers,
+        }
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status_code} {self.code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: invalid parameters, wrong app mode, provider problems..."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: missing, unknown or wrong-kind API key."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: app or knowledge API disabled, or a knowledge-base rate limit."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: unknown conversation, run, dataset or route."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """HTTP 413: the uploaded file is too large."""
+
+
+class UnsupportedMediaTypeError(APIStatusError):
+    """HTTP 415: wrong content type, or a file type the server refuses."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: rate or quota limit; retried automatically, honouring ``Retry-After``."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx."""
+
+
+class APIConnectionError(DifyError):
+    """The connection failed, or a stream ended before its final event.
+
+    Attributes:
+        request_sent: ``False`` when the failure happened before any byte of the request
+            could reach the server (connection refused, DNS failure, connect timeout), so
+            resending is always safe.
+    """
+
+    def __init__(self, message: str = "Connection error.", *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+    def _state(self) -> dict[str, Any]:
+        return {"request_sent": self.request_sent}
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read or stream-idle timeout expired."""
+
+    def __init__(self, message: str = "Request timed out.", *, request_sent: bool = True) -> None:
+        super().__init__(message, request_sent=request_sent)
+
+
+class StreamError(DifyError):
+    """An ``error`` event arrived inside a stream (HTTP status was 200).
+
+    Attributes:
+        code: Dify's error code, e.g. ``completion_request_error``.
+        status: The HTTP-like status Dify put in the event (e.g. 400 or 500).
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code or "unknown"
+        self.status = status
+
+    def _state(self) -> dict[str, Any]:
+        return {"code": self.code, "status": self.status}
+
+    def __str__(self) -> str:
+        return f"stream error {self.code} ({self.status}): {self.message}"
+
+    def __repr__(self) -> str:
+        return f"StreamError(code={self.code!r}, status={self.status!r}, message={self.message!r})"
+
+
+class StreamDecodeError(DifyError):
+    """A stream frame could not be decoded (not JSON, not an object, no ``event``).
+
+    Attributes:
+        frame: A short excerpt of the offending frame.
+    """
+
+    def __init__(self, message: str, *, frame: str = "") -> None:
+        super().__init__(message)
+        self.frame = frame
+
+    def _state(self) -> dict[str, Any]:
+        return {"frame": self.frame}
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: RequestTooLargeError,
+    415: UnsupportedMediaTypeError,
+    429: RateLimitError,
+}
+
+_FALLBACK_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_server_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def _fallback_code(status: int) -> str:
+    return _FALLBACK_CODES.get(status, f"http_{status}")
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP status.
+
+    Args:
+        status: HTTP status code.
+
+    Returns:
+        The matching `APIStatusError` subclass (5xx -> `InternalServerError`).
+    """
+    cls = _STATUS_CLASSES.get(status)
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return InternalServerError
+    return APIStatusError
+
+
+_TAGS = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"\s+")
+
+
+def excerpt(text: str, limit: int = _EXCERPT) -> str:
+    """A one-line, tag-free, bounded excerpt of a (possibly HTML) body.
+
+    Args:
+        text: Body text.
+        limit: Maximum length.
+
+    Returns:
+        The excerpt, ending with ``…`` when truncated.
+    """
+    flat = _SPACES.sub(" ", _TAGS.sub(" ", text)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str] | None,
+    body_bytes: bytes,
+    *,
+    secret: str | None = None,
+) -> APIStatusError:
+    """Map a non-success HTTP response to the matching exception.
+
+    Dify bodies (``{"code", "message", "status"}``) keep their ``code`` and ``message``;
+    other bodies (HTML from a gateway, plain text, empty) give a message with a short,
+    tag-free excerpt of the body.
+
+    Args:
+        status: HTTP status code.
+        headers: Response headers.
+        body_bytes: Raw response body.
+        secret: The API key, scrubbed from anything kept in the exception.
+
+    Returns:
+        An `APIStatusError` subclass instance (not raised).
+    """
+    cls = status_error_class(status)
+    text = body_bytes.decode("utf-8", "replace")
+    code: str | None = None
+    body: Any
+    try:
+        body = json.loads(text) if text.strip() else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("code" in body or "message" in body):
+        code = str(body["code"]) if body.get("code") is not None else None
+        message = str(body.get("message") or "") or f"HTTP {status}"
+        if secret:
+            body = json.loads(redact(json.dumps(body), secret))
+    elif body is not None:
+        message = f"HTTP {status} with an unexpected JSON body: {excerpt(text)}"
+    else:
+        snippet = excerpt(text)
+        body = redact(text[:2000], secret) if text else None
+        message = f"HTTP {status} (non-JSON body): {snippet}" if snippet else f"HTTP {status}"
+    return cls(
+        redact(message, secret),
+        status_code=status,
+        code=code,
+        body=body,
+        response_headers=dict(headers or {}),
+    )
+
+
+def error_from_event(data: Mapping[str, Any]) -> StreamError:
+    """Build the `StreamError` for an in-stream ``error`` event.
+
+    Args:
+        data: The decoded event object.
+
+    Returns:
+        The exception (not raised).
+    """
+    status = data.get("status")
+    return StreamError(
+        str(data.get("message") or "stream error"),
+        code=str(data["code"]) if data.get("code") is not None else None,
+        status=status if isinstance(status, int) else None,
+    )

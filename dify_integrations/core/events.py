@@ -1,0 +1,313 @@
+"""Typed, lenient models of Dify stream events, and `parse_event`.
+
+Unknown events parse as a plain `StreamEvent` (or `WorkflowEvent` when they carry a
+``workflow_run_id``), so a newer server never breaks a stream. Unknown fields are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from .models import (
+    DifyModel,
+    MessageMetadata,
+    RetrieverResource,
+    Usage,
+)
+
+__all__ = [
+    "AgentLogEvent",
+    "AgentMessageEvent",
+    "AgentThoughtEvent",
+    "ErrorEvent",
+    "MessageEndEvent",
+    "MessageEvent",
+    "MessageFileEvent",
+    "MessageMetadata",
+    "MessageReplaceEvent",
+    "NodeData",
+    "NodeFinishedEvent",
+    "NodeStartedEvent",
+    "RetrieverResource",
+    "StreamEvent",
+    "TTSMessageEndEvent",
+    "TTSMessageEvent",
+    "TextChunkData",
+    "TextChunkEvent",
+    "TextReplaceEvent",
+    "Usage",
+    "WorkflowEvent",
+    "WorkflowFinishedData",
+    "WorkflowFinishedEvent",
+    "WorkflowPausedEvent",
+    "WorkflowStartedData",
+    "WorkflowStartedEvent",
+    "parse_event",
+]
+
+
+class StreamEvent(DifyModel):
+    """Base of every stream event; the envelope fields are optional.
+
+    Attributes:
+        event: The event name (``message``, ``workflow_finished``, ...).
+        task_id: Generation task id (needed to stop it); absent on ``error``.
+        conversation_id: Chat-family envelope.
+        message_id: Chat/completion envelope.
+        workflow_run_id: Workflow and chatflow events.
+        created_at: Unix seconds.
+    """
+
+    event: str
+    task_id: str | None = None
+    conversation_id: str | None = None
+    message_id: str | None = None
+    workflow_run_id: str | None = None
+    created_at: int | None = None
+
+
+def _str_or_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+class MessageEvent(StreamEvent):
+    """``message``: an answer delta."""
+
+    id: str | None = None
+    answer: str = ""
+    from_variable_selector: list[str] | None = None
+
+    _answer = field_validator("answer", mode="before")(_str_or_empty)
+
+
+class AgentMessageEvent(MessageEvent):
+    """``agent_message``: an answer delta of an agent app."""
+
+
+class AgentThoughtEvent(StreamEvent):
+    """``agent_thought``: one agent step, re-sent with the same ``id`` as it fills in."""
+
+    id: str | None = None
+    position: int | None = None
+    thought: str = ""
+    observation: str = ""
+    tool: str = ""
+    tool_labels: dict[str, Any] | None = None
+    tool_input: str = ""
+    message_files: list[str] = Field(default_factory=list)
+
+    _texts = field_validator("thought", "observation", "tool", "tool_input", mode="before")(
+        _str_or_empty
+    )
+
+    @field_validator("message_files", mode="before")
+    @classmethod
+    def _files(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class MessageFileEvent(StreamEvent):
+    """``message_file``: a file produced by a tool (newer servers may send text here)."""
+
+    id: str | None = None
+    type: str | None = None
+    belongs_to: str | None = None
+    url: str | None = None
+    answer: str | None = None
+
+
+class MessageReplaceEvent(StreamEvent):
+    """``message_replace``: moderation replaced the whole answer."""
+
+    answer: str = ""
+    reason: str | None = None
+
+    _answer = field_validator("answer", mode="before")(_str_or_empty)
+
+
+class MessageEndEvent(StreamEvent):
+    """``message_end``: the last content event of a message, with usage and citations."""
+
+    id: str | None = None
+    metadata: MessageMetadata = Field(default_factory=MessageMetadata)
+    files: list[dict[str, Any]] | None = None
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _meta(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class TTSMessageEvent(StreamEvent):
+    """``tts_message``: a base64 MP3 chunk."""
+
+    audio: str = ""
+
+    _audio = field_validator("audio", mode="before")(_str_or_empty)
+
+
+class TTSMessageEndEvent(TTSMessageEvent):
+    """``tts_message_end``: end of the audio."""
+
+
+class ErrorEvent(StreamEvent):
+    """``error``: the generation failed after the stream started (no ``task_id``)."""
+
+    code: str | None = None
+    message: str | None = None
+    status: int | None = None
+
+
+class WorkflowEvent(StreamEvent):
+    """Any workflow/chatflow event: top-level ``workflow_run_id``, ``task_id`` and ``data``."""
+
+    data: Any = None
+
+
+class WorkflowStartedData(DifyModel):
+    """``data`` of ``workflow_started``."""
+
+    id: str | None = None
+    workflow_id: str | None = None
+    inputs: dict[str, Any] | None = None
+    created_at: int | None = None
+
+
+class WorkflowStartedEvent(WorkflowEvent):
+    """``workflow_started``."""
+
+    data: WorkflowStartedData = Field(default_factory=WorkflowStartedData)
+
+
+class NodeData(DifyModel):
+    """``data`` of node events."""
+
+    id: str | None = None
+    node_id: str | None = None
+    node_type: str | None = None
+    title: str | None = None
+    index: int | None = None
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    status: str | None = None
+    error: str | None = None
+    elapsed_time: float | None = None
+    execution_metadata: dict[str, Any] | None = None
+    iteration_id: str | None = None
+    loop_id: str | None = None
+
+
+class NodeStartedEvent(WorkflowEvent):
+    """``node_started``."""
+
+    data: NodeData = Field(default_factory=NodeData)
+
+
+class NodeFinishedEvent(WorkflowEvent):
+    """``node_finished`` (``node_retry`` parses as a plain `WorkflowEvent`)."""
+
+    data: NodeData = Field(default_factory=NodeData)
+
+
+class TextChunkData(DifyModel):
+    """``data`` of ``text_chunk`` / ``text_replace``."""
+
+    text: str = ""
+    from_variable_selector: list[str] | None = None
+
+    _text = field_validator("text", mode="before")(_str_or_empty)
+
+
+class TextChunkEvent(WorkflowEvent):
+    """``text_chunk``: streamed text of a workflow's End-node output."""
+
+    data: TextChunkData = Field(default_factory=TextChunkData)
+
+
+class TextReplaceEvent(WorkflowEvent):
+    """``text_replace``: replaces the streamed workflow text."""
+
+    data: TextChunkData = Field(default_factory=TextChunkData)
+
+
+class WorkflowFinishedData(DifyModel):
+    """``data`` of ``workflow_finished`` (and of ``workflow_paused``)."""
+
+    id: str | None = None
+    workflow_id: str | None = None
+    status: str | None = None
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    elapsed_time: float | None = None
+    total_tokens: int | None = None
+    total_steps: int | None = None
+    created_at: int | None = None
+    finished_at: int | None = None
+    files: list[Any] | None = None
+
+
+class WorkflowFinishedEvent(WorkflowEvent):
+    """``workflow_finished``: terminal for workflow apps; followed by ``message_end`` in chatflows."""
+
+    data: WorkflowFinishedData = Field(default_factory=WorkflowFinishedData)
+
+
+class WorkflowPausedEvent(WorkflowEvent):
+    """``workflow_paused`` (newest servers): terminal, ``status`` is ``paused``."""
+
+    data: WorkflowFinishedData = Field(default_factory=WorkflowFinishedData)
+
+
+class AgentLogEvent(WorkflowEvent):
+    """``agent_log``: agent-node log entry in a workflow."""
+
+
+_EVENT_CLASSES: dict[str, type[StreamEvent]] = {
+    "message": MessageEvent,
+    "agent_message": AgentMessageEvent,
+    "agent_thought": AgentThoughtEvent,
+    "message_file": MessageFileEvent,
+    "message_replace": MessageReplaceEvent,
+    "message_end": MessageEndEvent,
+    "tts_message": TTSMessageEvent,
+    "tts_message_end": TTSMessageEndEvent,
+    "error": ErrorEvent,
+    "workflow_started": WorkflowStartedEvent,
+    "node_started": NodeStartedEvent,
+    "node_finished": NodeFinishedEvent,
+    "text_chunk": TextChunkEvent,
+    "text_replace": TextReplaceEvent,
+    "workflow_finished": WorkflowFinishedEvent,
+    "workflow_paused": WorkflowPausedEvent,
+    "agent_log": AgentLogEvent,
+}
+
+
+def parse_event(obj: dict[str, Any]) -> StreamEvent:
+    """Parse one decoded stream payload into its typed event.
+
+    Args:
+        obj: The JSON object of a ``data:`` frame; must hold a string ``event``.
+
+    Returns:
+        The typed event; unknown names give a `WorkflowEvent` (when the object has a
+        ``workflow_run_id`` or ``data``) or a plain `StreamEvent`. A known event whose
+        fields do not validate degrades to the generic class instead of failing.
+
+    Raises:
+        ValueError: If ``obj`` is not a dict with a string ``event``.
+    """
+    if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
+        raise ValueError("a stream event must be a JSON object with a string 'event'")
+    cls = _EVENT_CLASSES.get(obj["event"])
+    if cls is None:
+        cls = WorkflowEvent if ("workflow_run_id" in obj or "data" in obj) else StreamEvent
+    try:
+        return cls.model_validate(obj)
+    except ValidationError:
+        if cls is ErrorEvent:
+            return ErrorEvent.model_construct(**obj)
+        generic = WorkflowEvent if issubclass(cls, WorkflowEvent) else StreamEvent
+        return generic.model_construct(**obj)

@@ -1,0 +1,782 @@
+"""Pure request builders for every Dify operation.
+
+Each builder validates its input (raising `ValueError`/`TypeError` before any request) and
+returns an `Operation`: method, path, body, which key kind it needs, whether it may be
+retried after the server could have received it, whether it streams, and how to parse the
+answer. The sync and async clients only move the bytes an `Operation` describes.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final, Literal
+from urllib.parse import quote
+
+from .models import (
+    AppInfo,
+    AppMeta,
+    AppParameters,
+    ChatMessageResponse,
+    CompletionMessageResponse,
+    Conversation,
+    ConversationList,
+    DatasetList,
+    DifyModel,
+    MessageList,
+    RetrieveResponse,
+    UploadedFile,
+    WorkflowRunDetail,
+    WorkflowRunResponse,
+)
+
+__all__ = [
+    "RESPONSE_MODES",
+    "FileInput",
+    "KeyKind",
+    "Multipart",
+    "Operation",
+    "StopKind",
+    "chat_message",
+    "check_key_kind",
+    "completion_message",
+    "delete_conversation",
+    "encode_json",
+    "get_info",
+    "get_meta",
+    "get_parameters",
+    "get_workflow_run",
+    "list_conversations",
+    "list_datasets",
+    "list_messages",
+    "rename_conversation",
+    "retrieve",
+    "run_workflow",
+    "stop_task",
+    "upload_file",
+]
+
+KeyKind = Literal["app", "dataset"]
+StopKind = Literal["chat", "completion", "workflow"]
+ResponseMode = Literal["blocking", "streaming"]
+RESPONSE_MODES: Final = ("blocking", "streaming")
+SORT_BY: Final = ("created_at", "-created_at", "updated_at", "-updated_at")
+SEARCH_METHODS: Final = ("semantic_search", "full_text_search", "hybrid_search", "keyword_search")
+FILE_TYPES: Final = ("document", "image", "audio", "video", "custom")
+TRANSFER_METHODS: Final = ("remote_url", "local_file")
+
+FileInput = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Multipart:
+    """A ``multipart/form-data`` body with one file part named ``file``.
+
+    Attributes:
+        filename: Name sent for the file part.
+        content: File bytes.
+        mime_type: Content type of the file part.
+        fields: Extra text fields (``user``).
+    """
+
+    filename: str
+    content: bytes = field(repr=False)
+    mime_type: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A fully validated request, ready for a transport.
+
+    Attributes:
+        name: Operation name (the client method), for logs.
+        method: HTTP method.
+        path: Path below the base URL, starting with ``/``.
+        key_kind: ``app`` or ``dataset``: the kind of key the route accepts.
+        json: JSON body, or ``None``.
+        params: Query parameters, or ``None``.
+        multipart: Multipart body, or ``None``.
+        idempotent: Safe to resend after the server may have received it (GET, retrieve,
+            stop, rename). Creating a message or a run is never idempotent.
+        stream: The answer is an SSE stream.
+        stop_kind: For streams, which stop route ends the task.
+        user: The end user the request is made for (stop calls reuse it).
+        model: Pydantic model of the JSON answer; ``None`` returns the decoded JSON.
+        empty: The success answer has no body (204).
+    """
+
+    name: str
+    method: str
+    path: str
+    key_kind: KeyKind = "app"
+    json: dict[str, Any] | None = None
+    params: dict[str, str | int] | None = None
+    multipart: Multipart | None = None
+    idempotent: bool = False
+    stream: bool = False
+    stop_kind: StopKind | None = None
+    user: str | None = None
+    model: type[DifyModel] | None = None
+    empty: bool = False
+
+    def parse(self, payload: Any) -> Any:
+        """Turn the decoded JSON answer into the operation's model.
+
+        Args:
+            payload: Decoded JSON (or ``None`` for an empty body).
+
+        Returns:
+            A model instance, the payload itself when there is no model, or ``None``.
+        """
+        if self.empty or self.model is None:
+            return payload
+        return self.model.model_validate(payload if payload is not None else {})
+
+
+def encode_json(body: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as Dify itself sends it.
+
+    Args:
+        body: The JSON object.
+
+    Returns:
+        Encoded bytes.
+    """
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def check_key_kind(op: Operation, api_key: str) -> None:
+    """Refuse an app key on a knowledge route and vice versa, before any request.
+
+    Keys without the console prefixes (``app-``/``dataset-``) are not checked.
+
+    Args:
+        op: The operation.
+        api_key: The key that would be sent.
+
+    Raises:
+        ValueError: If the key is of the wrong kind for ``op``.
+    """
+    if op.key_kind == "dataset" and api_key.startswith("app-"):
+        raise ValueError(
+            f"{op.name} needs a knowledge (dataset-…) API key, but an app key was given; "
+            "pass the dataset key (or set DIFY_DATASET_API_KEY)."
+        )
+    if op.key_kind == "app" and api_key.startswith("dataset-"):
+        raise ValueError(
+            f"{op.name} needs an app (app-…) API key, but a knowledge (dataset-…) key was given."
+        )
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _user(user: str | None) -> str:
+    if user is None:
+        raise ValueError(
+            "user is required: pass user=... or give the client a default user (or set DIFY_USER)."
+        )
+    if not isinstance(user, str):
+        raise TypeError(f"user must be a string, not {type(user).__name__}")
+    if not user.strip():
+        raise ValueError("user must be a non-empty string")
+    return user
+
+
+def _text(value: Any, name: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, not {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def _uuid(value: Any, name: str) -> str:
+    text = _text(value, name)
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a UUID, got {text!r}") from None
+    return text
+
+
+def _id(value: Any, name: str) -> str:
+    return quote(_text(value, name).strip(), safe="")
+
+
+def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, Mapping):
+        raise TypeError(f"inputs must be a mapping, not {type(inputs).__name__}")
+    for key in inputs:
+        if not isinstance(key, str):
+            raise TypeError("inputs keys must be strings")
+    return dict(inputs)
+
+
+def _mode(response_mode: str) -> str:
+    if response_mode not in RESPONSE_MODES:
+        raise ValueError(f"response_mode must be 'blocking' or 'streaming', got {response_mode!r}")
+    return response_mode
+
+
+def _files(files: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if files is None:
+        return None
+    if isinstance(files, str | bytes) or not isinstance(files, Sequence):
+        raise TypeError("files must be a list of file objects (dicts)")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(files):
+        if not isinstance(item, Mapping):
+            raise TypeError(f"files[{i}] must be a dict, not {type(item).__name__}")
+        ftype = item.get("type")
+        method = item.get("transfer_method")
+        if ftype not in FILE_TYPES:
+            raise ValueError(f"files[{i}].type must be one of {FILE_TYPES}, got {ftype!r}")
+        if method not in TRANSFER_METHODS:
+            raise ValueError(
+                f"files[{i}].transfer_method must be one of {TRANSFER_METHODS}, got {method!r}"
+            )
+        if method == "remote_url" and not (
+            isinstance(item.get("url"), str) and item["url"].startswith(("http://", "https://"))
+        ):
+            raise ValueError(f"files[{i}] (remote_url) needs an http(s) 'url'")
+        if method == "local_file":
+            _uuid(item.get("upload_file_id"), f"files[{i}].upload_file_id")
+        out.append(dict(item))
+    return out
+
+
+def _limit(limit: int, name: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"{name} must be an integer")
+    if not 1 <= limit <= 100:
+        raise ValueError(f"{name} must be between 1 and 100, got {limit}")
+    return limit
+
+
+# --------------------------------------------------------------------------- chat / completion
+
+
+def chat_message(
+    query: str,
+    *,
+    user: str | None,
+    inputs: Mapping[str, Any] | None = None,
+    conversation_id: str | None = None,
+    files: Sequence[Mapping[str, Any]] | None = None,
+    auto_generate_name: bool | None = None,
+    response_mode: str = "streaming",
+) -> Operation:
+    """``POST /chat-messages``.
+
+    Args:
+        query: The user's message (non-empty).
+        user: End-user id (required).
+        inputs: App variables.
+        conversation_id: Continue this conversation (a UUID); ``None``/``""`` starts one.
+        files: File objects (``type``, ``transfer_method``, ``url``/``upload_file_id``).
+        auto_generate_name: Let Dify title the conversation (server default ``True``).
+        response_mode: ``streaming`` or ``blocking``.
+
+    Returns:
+        The operation.
+
+    Raises:
+        ValueError: Empty query, missing user, bad conversation id, files or mode.
+        TypeError: Wrong argument types.
+    """
+    body: dict[str, Any] = {
+        "query": _text(query, "query"),
+        "inputs": _inputs(inputs),
+        "response_mode": _mode(response_mode),
+        "user": _user(user),
+    }
+    if conversation_id:
+        body["conversation_id"] = _uuid(conversation_id, "conversation_id")
+    elif conversation_id is not None and not isinstance(conversation_id, str):
+        raise TypeError("conversation_id must be a string")
+    checked = _files(files)
+    if checked is not None:
+        body["files"] = checked
+    if auto_generate_name is not None:
+        if not isinstance(auto_generate_name, bool):
+            raise TypeError("auto_generate_name must be a bool")
+        body["auto_generate_name"] = auto_generate_name
+    streaming = response_mode == "streaming"
+    return Operation(
+        name="chat_message",
+        method="POST",
+        path="/chat-messages",
+        json=body,
+        stream=streaming,
+        stop_kind="chat",
+        user=body["user"],
+        model=None if streaming else ChatMessageResponse,
+    )
+
+
+def completion_message(
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    query: str | None = None,
+    user: str | None,
+    files: Sequence[Mapping[str, Any]] | None = None,
+    response_mode: str = "streaming",
+) -> Operation:
+    """``POST /completion-messages``.
+
+    Args:
+        inputs: App variables.
+        query: Optional query text (the app's ``{{query}}``).
+        user: End-user id (required).
+        files: File objects.
+        response_mode: ``streaming`` or ``blocking``.
+
+    Returns:
+        The operation.
+
+    Raises:
+        ValueError: Missing user, bad files or mode, or neither inputs nor query.
+        TypeError: Wrong argument types.
+    """
+    body: dict[str, Any] = {
+        "inputs": _inputs(inputs),
+        "response_mode": _mode(response_mode),
+        "user": _user(user),
+    }
+    if query is not None:
+        body["query"] = _text(query, "query", allow_empty=True)
+    checked = _files(files)
+    if checked is not None:
+        body["files"] = checked
+    streaming = response_mode == "streaming"
+    return Operation(
+        name="completion_message",
+        method="POST",
+        path="/completion-messages",
+        json=body,
+        stream=streaming,
+        stop_kind="completion",
+        user=body["user"],
+        model=None if streaming else CompletionMessageResponse,
+    )
+
+
+def run_workflow(
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    user: str | None,
+    files: Sequence[Mapping[str, Any]] | None = None,
+    response_mode: str = "streaming",
+) -> Operation:
+    """``POST /workflows/run``.
+
+    Args:
+        inputs: Workflow inputs.
+        user: End-user id (required).
+        files: File objects (become ``sys.files``).
+        response_mode: ``streaming`` or ``blocking``.
+
+    Returns:
+        The operation.
+
+    Raises:
+        ValueError: Missing user, bad files or mode.
+        TypeError: Wrong argument types.
+    """
+    body: dict[str, Any] = {
+        "inputs": _inputs(inputs),
+        "response_mode": _mode(response_mode),
+        "user": _user(user),
+    }
+    checked = _files(files)
+    if checked is not None:
+        body["files"] = checked
+    streaming = response_mode == "streaming"
+    return Operation(
+        name="run_workflow",
+        method="POST",
+        path="/workflows/run",
+        json=body,
+        stream=streaming,
+        stop_kind="workflow",
+        user=body["user"],
+        model=None if streaming else WorkflowRunResponse,
+    )
+
+
+_STOP_PATHS: Final[dict[str, str]] = {
+    "chat": "/chat-messages/{}/stop",
+    "completion": "/completion-messages/{}/stop",
+    "workflow": "/workflows/tasks/{}/stop",
+}
+
+
+def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
+    """Stop a running generation: chat, completion or workflow.
+
+    The workflow route is ``/workflows/tasks/{task_id}/stop`` (the seed's
+    ``/workflows/{task_id}/stop`` does not exist on Dify).
+
+    Args:
+        kind: ``chat``, ``completion`` or ``workflow``.
+        task_id: The ``task_id`` of a stream event.
+        user: The end user that started the task (required).
+
+    Returns:
+        The operation (idempotent).
+
+    Raises:
+        ValueError: Unknown kind, empty task id or missing user.
+    """
+    template = _STOP_PATHS.get(kind)
+    if template is None:
+        raise ValueError(f"unknown stop kind {kind!r}")
+    who = _user(user)
+    return Operation(
+        name=f"stop_{kind}",
+        method="POST",
+        path=template.format(_id(task_id, "task_id")),
+        json={"user": who},
+        idempotent=True,
+        user=who,
+    )
+
+
+# --------------------------------------------------------------------------- workflows
+
+
+def get_workflow_run(workflow_run_id: str) -> Operation:
+    """``GET /workflows/run/{id}``: run detail (``inputs`` decoded from its JSON string).
+
+    Args:
+        workflow_run_id: The run id.
+
+    Returns:
+        The operation.
+    """
+    return Operation(
+        name="get_workflow_run",
+        method="GET",
+        path=f"/workflows/run/{_id(workflow_run_id, 'workflow_run_id')}",
+        idempotent=True,
+        model=WorkflowRunDetail,
+    )
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def list_conversations(
+    *,
+    user: str | None,
+    last_id: str | None = None,
+    limit: int = 20,
+    sort_by: str | None = None,
+) -> Operation:
+    """``GET /conversations``.
+
+    Args:
+        user: End-user id (required: without it Dify lists a shared default user's).
+        last_id: Cursor: id of the last conversation of the previous page.
+        limit: Page size, 1-100.
+        sort_by: ``created_at``, ``-created_at``, ``updated_at`` or ``-updated_at``.
+
+    Returns:
+        The operation.
+    """
+    params: dict[str, str | int] = {"user": _user(user), "limit": _limit(limit)}
+    if last_id:
+        params["last_id"] = _uuid(last_id, "last_id")
+    if sort_by is not None:
+        if sort_by not in SORT_BY:
+            raise ValueError(f"sort_by must be one of {SORT_BY}, got {sort_by!r}")
+        params["sort_by"] = sort_by
+    return Operation(
+        name="list_conversations",
+        method="GET",
+        path="/conversations",
+        params=params,
+        idempotent=True,
+        user=str(params["user"]),
+        model=ConversationList,
+    )
+
+
+def delete_conversation(conversation_id: str, *, user: str | None) -> Operation:
+    """``DELETE /conversations/{id}`` with JSON body ``{"user": ...}``; answers 204.
+
+    Args:
+        conversation_id: A conversation UUID.
+        user: The owner (required).
+
+    Returns:
+        The operation.
+    """
+    cid = _uuid(conversation_id, "conversation_id")
+    who = _user(user)
+    return Operation(
+        name="delete_conversation",
+        method="DELETE",
+        path=f"/conversations/{cid}",
+        json={"user": who},
+        user=who,
+        empty=True,
+    )
+
+
+def rename_conversation(
+    conversation_id: str,
+    name: str | None = None,
+    *,
+    auto_generate: bool = False,
+    user: str | None,
+) -> Operation:
+    """``POST /conversations/{id}/name``.
+
+    Args:
+        conversation_id: A conversation UUID.
+        name: The new name (required unless ``auto_generate``).
+        auto_generate: Let Dify generate the name.
+        user: The owner (required).
+
+    Returns:
+        The operation.
+    """
+    cid = _uuid(conversation_id, "conversation_id")
+    who = _user(user)
+    if not isinstance(auto_generate, bool):
+        raise TypeError("auto_generate must be a bool")
+    body: dict[str, Any] = {"auto_generate": auto_generate, "user": who}
+    if auto_generate:
+        if name is not None:
+            body["name"] = _text(name, "name", allow_empty=True)
+    else:
+        body["name"] = _text(name, "name") if name is not None else _text("", "name")
+    return Operation(
+        name="rename_conversation",
+        method="POST",
+        path=f"/conversations/{cid}/name",
+        json=body,
+        idempotent=True,
+        user=who,
+        model=Conversation,
+    )
+
+
+def list_messages(
+    conversation_id: str,
+    *,
+    user: str | None,
+    first_id: str | None = None,
+    limit: int = 20,
+) -> Operation:
+    """``GET /messages`` of a conversation (each page oldest to newest).
+
+    Args:
+        conversation_id: A conversation UUID.
+        user: The owner (required).
+        first_id: Cursor: id of the oldest message of the current page.
+        limit: Page size, 1-100.
+
+    Returns:
+        The operation.
+    """
+    params: dict[str, str | int] = {
+        "conversation_id": _uuid(conversation_id, "conversation_id"),
+        "user": _user(user),
+        "limit": _limit(limit),
+    }
+    if first_id:
+        params["first_id"] = _uuid(first_id, "first_id")
+    return Operation(
+        name="list_messages",
+        method="GET",
+        path="/messages",
+        params=params,
+        idempotent=True,
+        user=str(params["user"]),
+        model=MessageList,
+    )
+
+
+# --------------------------------------------------------------------------- knowledge
+
+
+def list_datasets(*, page: int = 1, limit: int = 20, keyword: str | None = None) -> Operation:
+    """``GET /datasets`` (knowledge key).
+
+    Args:
+        page: 1-based page.
+        limit: Page size, 1-100.
+        keyword: Name filter.
+
+    Returns:
+        The operation.
+    """
+    if isinstance(page, bool) or not isinstance(page, int):
+        raise TypeError("page must be an integer")
+    if page < 1:
+        raise ValueError("page must be >= 1")
+    params: dict[str, str | int] = {"page": page, "limit": _limit(limit)}
+    if keyword:
+        params["keyword"] = _text(keyword, "keyword")
+    return Operation(
+        name="list_datasets",
+        method="GET",
+        path="/datasets",
+        key_kind="dataset",
+        params=params,
+        idempotent=True,
+        model=DatasetList,
+    )
+
+
+def retrieve(
+    dataset_id: str,
+    query: str,
+    *,
+    retrieval_model: Mapping[str, Any] | None = None,
+) -> Operation:
+    """``POST /datasets/{id}/retrieve`` (knowledge key; read-only, so retry-safe).
+
+    When ``retrieval_model`` is given, the keys current Dify requires are filled with
+    defaults when missing (``search_method`` ``semantic_search``, ``reranking_enable``
+    false, ``top_k`` 4, ``score_threshold_enabled`` true iff a ``score_threshold`` is set).
+
+    Args:
+        dataset_id: Knowledge-base UUID.
+        query: Search text (non-empty).
+        retrieval_model: Search settings (``search_method``, ``top_k``, ...).
+
+    Returns:
+        The operation.
+    """
+    did = _uuid(dataset_id, "dataset_id")
+    body: dict[str, Any] = {"query": _text(query, "query")}
+    if retrieval_model is not None:
+        if not isinstance(retrieval_model, Mapping):
+            raise TypeError("retrieval_model must be a mapping")
+        model = dict(retrieval_model)
+        method = model.setdefault("search_method", "semantic_search")
+        if method not in SEARCH_METHODS:
+            raise ValueError(f"search_method must be one of {SEARCH_METHODS}, got {method!r}")
+        model.setdefault("reranking_enable", False)
+        model.setdefault("top_k", 4)
+        top_k = model["top_k"]
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError("top_k must be a positive integer")
+        model.setdefault("score_threshold_enabled", model.get("score_threshold") is not None)
+        body["retrieval_model"] = model
+    return Operation(
+        name="retrieve",
+        method="POST",
+        path=f"/datasets/{did}/retrieve",
+        key_kind="dataset",
+        json=body,
+        idempotent=True,
+        model=RetrieveResponse,
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None]:
+    if isinstance(file, str | os.PathLike):
+        path = Path(file)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
+        return content, filename or path.name
+    if isinstance(file, bytes | bytearray | memoryview):
+        return bytes(file), filename
+    read = getattr(file, "read", None)
+    if not callable(read):
+        raise TypeError("file must be a path, bytes or a binary file object")
+    try:
+        content = read()
+    except OSError as exc:
+        raise ValueError(f"cannot read file object: {exc}") from None
+    if not isinstance(content, bytes | bytearray):
+        raise TypeError("file object must be opened in binary mode ('rb')")
+    name = getattr(file, "name", None)
+    guessed = os.path.basename(name) if isinstance(name, str) else None
+    return bytes(content), filename or guessed
+
+
+def upload_file(
+    file: FileInput,
+    *,
+    filename: str | None = None,
+    mime_type: str | None = None,
+    user: str | None = None,
+) -> Operation:
+    """``POST /files/upload`` (multipart, field ``file`` plus ``user``); answers 201.
+
+    Args:
+        file: A path, bytes, or a binary file object.
+        filename: Name to send (required for bytes; else taken from the path/object).
+        mime_type: Content type; guessed from the name when omitted.
+        user: End user the file belongs to (sent when known).
+
+    Returns:
+        The operation.
+
+    Raises:
+        ValueError: Unreadable file, empty file, missing or invalid filename.
+        TypeError: Unsupported ``file`` type.
+    """
+    content, name = _read_file(file, filename)
+    if not name:
+        raise ValueError("filename= is required when uploading bytes or a nameless file object")
+    name = _text(name, "filename")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"filename must not contain path separators: {name!r}")
+    if not content:
+        raise ValueError(f"file {name!r} is empty")
+    mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    fields: dict[str, str] = {}
+    if user is not None:
+        fields["user"] = _user(user)
+    return Operation(
+        name="upload_file",
+        method="POST",
+        path="/files/upload",
+        multipart=Multipart(filename=name, content=content, mime_type=mime, fields=fields),
+        user=user,
+        model=UploadedFile,
+    )
+
+
+# --------------------------------------------------------------------------- app
+
+
+def get_parameters() -> Operation:
+    """``GET /parameters``: input form, opening statement, file-upload settings."""
+    return Operation(
+        name="get_parameters",
+        method="GET",
+        path="/parameters",
+        idempotent=True,
+        model=AppParameters,
+    )
+
+
+def get_info() -> Operation:
+    """``GET /info``: app name, description, mode."""
+    return Operation(name="get_info", method="GET", path="/info", idempotent=True, model=AppInfo)
+
+
+def get_meta() -> Operation:
+    """``GET /meta``: tool icons."""
+    return Operation(name="get_meta", method="GET", path="/meta", idempotent=True, model=AppMeta)

@@ -1,0 +1,401 @@
+"""`EventStream` (sync) and `AsyncEventStream` (async): one shared base holds the logic.
+
+The base turns body chunks into typed events (decoder, JSON, `parse_event`), folds them
+(`StreamResult`), enforces the no-content bound that pings do not reset, raises on ``error``
+events, malformed frames and premature ends, and decides whether closing must call the stop
+endpoint. The two subclasses only read bytes and close connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import Any
+
+from .accumulate import StreamResult
+from .config import Timeout
+from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    DifyError,
+    StreamDecodeError,
+    error_from_event,
+    excerpt,
+)
+from .events import ErrorEvent, StreamEvent, parse_event
+from .operations import Operation, stop_task
+from .sse import SSEDecoder, SSEFrame
+
+__all__ = ["AsyncEventStream", "EventStream"]
+
+logger = logging.getLogger("dify_integrations")
+
+_CHUNK = 65536
+
+
+class _StreamCore:
+    """Pure stream logic shared by the sync and async streams (no I/O)."""
+
+    def __init__(self, op: Operation, timeout: Timeout) -> None:
+        self._op = op
+        self._timeout = timeout
+        self._decoder = SSEDecoder()
+        self.result = StreamResult()
+        self._last_content = time.monotonic()
+        self._stop_sent = False
+        self._closed = False
+        self._failed = False
+
+    @property
+    def task_id(self) -> str | None:
+        """The generation's ``task_id`` (known after the first event that carries it)."""
+        return self.result.task_id
+
+    @property
+    def finished(self) -> bool:
+        """Whether the terminal event arrived."""
+        return self.result.finished
+
+    @property
+    def user(self) -> str | None:
+        """The end user the stream runs for (the stop call reuses it)."""
+        return self._op.user
+
+    def _events(self, chunk: bytes) -> Iterator[StreamEvent]:
+        for frame in self._decoder.feed(chunk):
+            event = self._on_frame(frame)
+            if event is not None:
+                yield event
+
+    def _on_frame(self, frame: SSEFrame) -> StreamEvent | None:
+        now = time.monotonic()
+        if frame.data is None or frame.event == "ping":
+            if now - self._last_content > self._timeout.stream_total_idle:
+                raise APITimeoutError(
+                    f"no stream event for {self._timeout.stream_total_idle:g} s "
+                    "(only keep-alive pings)"
+                )
+            return None
+        try:
+            obj = json.loads(frame.data)
+        except ValueError:
+            raise StreamDecodeError(
+                f"malformed stream frame (not JSON): {excerpt(frame.data, 120)!r}",
+                frame=excerpt(frame.data, 120),
+            ) from None
+        if isinstance(obj, dict) and not isinstance(obj.get("event"), str) and frame.event:
+            obj["event"] = frame.event
+        if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
+            raise StreamDecodeError(
+                f"malformed stream frame (no 'event' name): {excerpt(frame.data, 120)!r}",
+                frame=excerpt(frame.data, 120),
+            )
+        event = parse_event(obj)
+        self._last_content = now
+        self.result.add(event)
+        if isinstance(event, ErrorEvent):
+            raise error_from_event(obj)
+        return event
+
+    def _on_eof(self) -> None:
+        if not self.result.finished:
+            raise APIConnectionError(
+                "the stream ended before its final event "
+                f"({self.result.event_count} events received)"
+            )
+
+    def _stop_operation(self) -> Operation | None:
+        """The stop call to make on close, or ``None`` when none is needed."""
+        if (
+            self._stop_sent
+            or self.result.finished
+            or not self.result.task_id
+            or self._op.stop_kind is None
+            or not self._op.user
+        ):
+            return None
+        self._stop_sent = True
+        return stop_task(self._op.stop_kind, self.result.task_id, user=self._op.user)
+
+    def _explicit_stop_operation(self) -> Operation:
+        if not self.result.task_id or self._op.stop_kind is None:
+            raise ValueError("the task id is not known yet: no event carrying it arrived")
+        return stop_task(self._op.stop_kind, self.result.task_id, user=self._op.user)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._op.name}, task_id={self.task_id!r}, "
+            f"finished={self.finished})"
+        )
+
+
+# ------------------------------------------------------------------------------- sync
+
+
+class EventStream(_StreamCore):
+    """A live Dify stream (sync). Iterate it for typed events; use it as a context manager.
+
+    Pings are not yielded. An ``error`` event raises `StreamError` after the events before
+    it; a connection that ends without the terminal event raises `APIConnectionError`.
+    Closing an unfinished stream (``with`` exit, ``close()``, ``break`` + garbage
+    collection) closes the connection and calls the stop endpoint with the same user.
+
+    Attributes:
+        result: The running fold (`StreamResult`) of every event so far.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        op: Operation,
+        timeout: Timeout,
+        close_transport: Callable[[], None],
+        run_stop: Callable[[Operation], Any],
+        map_error: Callable[[BaseException], BaseException | None],
+    ) -> None:
+        super().__init__(op, timeout)
+        self._chunks = chunks
+        self._close_transport = close_transport
+        self._run_stop = run_stop
+        self._map_error = map_error
+        self._iter: Iterator[StreamEvent] | None = None
+
+    def __iter__(self) -> EventStream:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        if self._iter is None:
+            if self._closed:
+                raise StopIteration
+            self._iter = self._iterate()
+        return next(self._iter)
+
+    def _iterate(self) -> Iterator[StreamEvent]:
+        try:
+            for chunk in self._chunks:
+                yield from self._events(chunk)
+            self._on_eof()
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self._failed = True
+            mapped = self._map_error(exc)
+            self.close()
+            if mapped is not None and mapped is not exc:
+                raise mapped from exc
+            raise
+        self.close()
+
+    def until_done(self) -> StreamResult:
+        """Consume the rest of the stream and return the final fold."""
+        for _ in self:
+            pass
+        return self.result
+
+    def stop(self) -> None:
+        """Ask Dify to stop the task now; the stream then ends the Dify way.
+
+        Raises:
+            ValueError: If no event carrying the task id arrived yet.
+        """
+        op = self._explicit_stop_operation()
+        self._stop_sent = True
+        self._run_stop(op)
+
+    def close(self) -> None:
+        """Close the connection; stop the server task if the stream was not finished."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._close_transport()
+        stop_op = self._stop_operation()
+        if stop_op is not None:
+            try:
+                self._run_stop(stop_op)
+            except Exception as exc:  # best effort: never raise from close
+                logger.debug("stop after early close failed: %s", type(exc).__name__)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            with contextlib.suppress(Exception):
+                self.close()
+
+
+# ------------------------------------------------------------------------------- async
+
+
+class AsyncEventStream(_StreamCore):
+    """A live Dify stream (async): an async iterator and an async context manager.
+
+    The request is sent lazily, on ``async with`` entry or on the first ``__anext__``.
+    Cancelling the consuming task closes the connection and calls the stop endpoint with
+    the same user. Otherwise as `EventStream`.
+
+    Attributes:
+        result: The running fold (`StreamResult`) of every event so far.
+    """
+
+    def __init__(
+        self,
+        open_stream: Callable[[], Awaitable[tuple[AsyncIterator[bytes], Callable[[], None]]]],
+        *,
+        op: Operation,
+        timeout: Timeout,
+        run_stop: Callable[[Operation], Awaitable[Any]],
+        map_error: Callable[[BaseException], BaseException | None],
+    ) -> None:
+        super().__init__(op, timeout)
+        self._open_stream = open_stream
+        self._run_stop = run_stop
+        self._map_error = map_error
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._close_transport: Callable[[], None] | None = None
+        self._pending: Iterator[StreamEvent] | None = None
+        self._eof = False
+
+    async def _ensure_open(self) -> AsyncIterator[bytes]:
+        if self._chunks is None:
+            if self._closed:
+                raise DifyError("the stream is closed")
+            self._chunks, self._close_transport = await self._open_stream()
+        return self._chunks
+
+    def __aiter__(self) -> AsyncEventStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        if self._closed and self._pending is None:
+            raise StopAsyncIteration
+        try:
+            chunks = await self._ensure_open()
+            while True:
+                if self._pending is not None:
+                    event = next(self._pending, None)
+                    if event is not None:
+                        return event
+                    self._pending = None
+                if self._eof:
+                    await self.aclose()
+                    raise StopAsyncIteration
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    self._eof = True
+                    self._on_eof()
+                    continue
+                self._pending = self._events(chunk)
+        except StopAsyncIteration:
+            raise
+        except BaseException as exc:
+            self._failed = True
+            self._pending = None
+            mapped = self._map_error(exc)
+            await self._shielded_close()
+            if mapped is not None and mapped is not exc:
+                raise mapped from exc
+            raise
+
+    async def _shielded_close(self) -> None:
+        task = asyncio.ensure_future(self.aclose())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Cancelled again while cleaning up: let the close finish in the background.
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+            raise
+
+    async def until_done(self) -> StreamResult:
+        """Consume the rest of the stream and return the final fold."""
+        async for _ in self:
+            pass
+        return self.result
+
+    async def stop(self) -> None:
+        """Ask Dify to stop the task now; the stream then ends the Dify way.
+
+        Raises:
+            ValueError: If no event carrying the task id arrived yet.
+        """
+        op = self._explicit_stop_operation()
+        self._stop_sent = True
+        await self._run_stop(op)
+
+    async def aclose(self) -> None:
+        """Close the connection; stop the server task if the stream was not finished."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pending = None
+        if self._close_transport is not None:
+            with contextlib.suppress(Exception):
+                self._close_transport()
+        stop_op = self._stop_operation()
+        if stop_op is not None:
+            try:
+                await self._run_stop(stop_op)
+            except Exception as exc:  # best effort: never raise from close
+                logger.debug("stop after early close failed: %s", type(exc).__name__)
+
+    async def __aenter__(self) -> AsyncEventStream:
+        try:
+            await self._ensure_open()
+        except BaseException:
+            self._closed = True
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._shielded_close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True) or getattr(self, "_chunks", None) is None:
+            return
+        self._closed = True
+        close_transport = self._close_transport
+        if close_transport is not None:
+            with contextlib.suppress(Exception):
+                close_transport()
+        stop_op = self._stop_operation()
+        if stop_op is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(_quiet(self._run_stop(stop_op)))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+
+_BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+async def _quiet(awaitable: Awaitable[Any]) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        logger.debug("stop after early close failed: %s", type(exc).__name__)

@@ -1,0 +1,58 @@
+"""``dify-integrations serve``: the local server with the demo content, in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import TextIO
+
+from dify_integrations.demo._setup import load_demo
+from dify_integrations.demo._terminal import Terminal
+
+__all__ = ["serve"]
+
+
+def serve(
+    *,
+    port: int = 0,
+    token_delay: float = 0.0,
+    stream: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run ``DifyTestServer`` with the demo content until Ctrl-C, SIGTERM or ``stop``.
+
+    Prints the base URL and the keys as ``export`` lines, ready to paste into a shell.
+
+    Args:
+        port: Port on 127.0.0.1 (0: a free port).
+        token_delay: Seconds between streamed tokens.
+        stream: Where to write (default ``sys.stdout``).
+        stop: An event that ends serving when set (for tests and embedding).
+
+    Returns:
+        The exit code (0).
+    """
+    from dify_integrations.testing import DifyTestServer
+
+    term = Terminal(stream)
+    done = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with DifyTestServer(port=port, token_delay=token_delay) as server:
+        apps = load_demo(server)
+        term.line(f"Local Dify-compatible server on {server.base_url} with the Stowaway demo.")
+        term.line("Use it from another shell:")
+        term.line()
+        for name, value in apps.env().items():
+            term.line(f"export {name}={value}")
+        term.line()
+        for tool, key in apps.workflow_app_keys.items():
+            term.line(f"# workflow {tool}: {key}")
+        term.line("# then: dify-integrations demo   (runs against this server)")
+        term.line("Press Ctrl-C to stop.")
+        try:
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0

@@ -1,0 +1,96 @@
+"""Folding a Dify message stream into LangChain output, shared by sync and async paths.
+
+:class:`AnswerFolder` wraps the core reducer (``StreamResult``) with client-side stop
+sequences; it decides what text to emit for each event and what the final answer is. It
+does no I/O: the adapters run the (sync or async) loop and call ``stream.stop()`` when
+:attr:`AnswerFolder.stop_requested` turns true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dify_integrations.core.accumulate import StreamResult
+from dify_integrations.core.events import StreamEvent
+from dify_integrations.langchain._convert import StopSequenceCutter, cut_at_stop, dump_model
+
+__all__ = ["AnswerFolder"]
+
+
+class AnswerFolder:
+    """Events in, text deltas and a final answer out.
+
+    Args:
+        stop: Stop sequences applied client side (``None`` or empty for none).
+    """
+
+    def __init__(self, stop: Sequence[str] | None = None) -> None:
+        self.result = StreamResult()
+        self._stop: list[str] = []
+        self._cutter = StopSequenceCutter(None)
+        self._stop_sent = False
+        self.set_stop(stop)
+
+    def set_stop(self, stop: Sequence[str] | None) -> None:
+        """Set the stop sequences (before the first event)."""
+        self._stop = [s for s in stop or () if s]
+        self._cutter = StopSequenceCutter(self._stop)
+
+    def add(self, event: StreamEvent) -> str:
+        """Fold one event; return the text to emit now (may be ``""``)."""
+        delta = self.result.add(event)
+        if not delta:
+            return ""
+        return self._cutter.feed(delta)
+
+    @property
+    def stop_requested(self) -> bool:
+        """A stop sequence was seen and the server task has not been asked to stop yet."""
+        return self._cutter.stopped and not self._stop_sent
+
+    def mark_stop_sent(self) -> None:
+        """Record that the server task was asked to stop."""
+        self._stop_sent = True
+
+    @property
+    def stopped_by_sequence(self) -> bool:
+        """Whether the output was cut at a stop sequence."""
+        return self._cutter.stopped
+
+    def flush(self) -> str:
+        """Text held back while checking for a stop sequence, at the end of the stream."""
+        return self._cutter.flush()
+
+    @property
+    def answer(self) -> str:
+        """The final answer: replacements applied, cut at the first stop sequence."""
+        return cut_at_stop(self.result.answer, self._stop)[0]
+
+    def response_metadata(self, model_name: str) -> dict[str, Any]:
+        """The ``response_metadata`` of the final message/chunk."""
+        r = self.result
+        usage = dump_model(r.usage) if r.usage is not None else None
+        metadata: dict[str, Any] = {
+            "model_name": model_name,
+            "conversation_id": r.conversation_id,
+            "message_id": r.message_id,
+            "task_id": r.task_id,
+            "usage": usage,
+            "retriever_resources": dump_model(list(r.retriever_resources)),
+            "finish_reason": "stop_sequence" if self.stopped_by_sequence else "stop",
+        }
+        if r.replaced:
+            # Content moderation replaced the answer: stream consumers that already
+            # showed deltas find the full replacement here.
+            metadata["answer_replaced"] = True
+            metadata["replaced_answer"] = self.answer
+        if r.files:
+            metadata["files"] = [dict(f) for f in r.files]
+        return metadata
+
+    def additional_kwargs(self) -> dict[str, Any]:
+        """``additional_kwargs`` of the final message: agent thoughts, when there are any."""
+        if not self.result.agent_thoughts:
+            return {}
+        return {"agent_thoughts": dump_model(list(self.result.agent_thoughts))}

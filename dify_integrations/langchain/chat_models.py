@@ -1,0 +1,421 @@
+"""``ChatDify``: a Dify chat, agent-chat or chatflow app as a LangChain chat model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field, PrivateAttr
+
+from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
+from dify_integrations.core.errors import DifyError
+from dify_integrations.langchain._base import DifyConnection
+from dify_integrations.langchain._convert import (
+    DEFAULT_MODEL_NAME,
+    FileSpec,
+    dify_file_object,
+    extract_files,
+    messages_to_turns,
+    usage_to_metadata,
+)
+from dify_integrations.langchain._fold import AnswerFolder
+
+__all__ = ["ChatDify"]
+
+
+@dataclass(frozen=True)
+class _ChatCall:
+    """Everything one call sends, worked out before any I/O."""
+
+    query: str
+    inputs: dict[str, Any]
+    conversation_id: str | None
+    user: str
+    files: list[FileSpec]
+    turns: list[Turn]
+    stop: list[str] | None
+
+
+class ChatDify(DifyConnection, BaseChatModel):
+    """A Dify chat, agent-chat or chatflow (advanced-chat) app as a LangChain chat model.
+
+    The app owns the model, prompt, temperature, knowledge and tools; ``ChatDify`` sends the
+    last human message as the query and streams the answer back. ``invoke`` streams
+    internally and folds the events, so long answers never hit gateway timeouts of
+    blocking mode and agent-chat apps (streaming only) just work.
+
+    Setup:
+        Install ``dify-integrations[langchain]`` and set ``DIFY_API_KEY`` (an app key,
+        ``app-…``) and, for self-hosted Dify, ``DIFY_BASE_URL``.
+
+    Key init args:
+        api_key: The app's API key; else ``DIFY_API_KEY``.
+        base_url: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        user: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
+        inputs: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
+        system_input_key: The app variable that receives system messages. When unset,
+            system messages are sent as context in front of the first query of a
+            conversation.
+        stop: Stop sequences, honoured client side: the output is cut at the first one
+            and the server task is stopped.
+        timeout, max_retries: Passed to the Dify client.
+        client, async_client: Existing clients to share connection pools.
+        model: The ``model_name`` to report; by default the app's name from ``GET /info``
+            (fetched once per instance), else ``"dify"``.
+        temperature, max_tokens: Accepted for compatibility and reported to tracing, but
+            **not sent**: a Dify app's model settings are fixed in the app.
+
+    Instantiate:
+        .. code-block:: python
+
+            from dify_integrations.langchain import ChatDify
+
+            llm = ChatDify(api_key="app-...", base_url="http://localhost/v1")
+
+    Invoke:
+        .. code-block:: python
+
+            msg = llm.invoke("How do I reset my password?")
+            msg.content
+            msg.response_metadata["conversation_id"]
+
+    Stream:
+        .. code-block:: python
+
+            for chunk in llm.stream("Tell me about refunds"):
+                print(chunk.content, end="", flush=True)
+
+        The last chunk has ``chunk_position="last"`` and carries the usage and metadata.
+        Leaving the loop early closes the connection and stops the server task.
+
+    Async:
+        .. code-block:: python
+
+            msg = await llm.ainvoke("hi")
+            async for chunk in llm.astream("hi"):
+                ...
+
+        Native async on ``aiohttp`` (no thread per call).
+
+    Conversations:
+        Pass the full history on every call (``RunnableWithMessageHistory``, LangGraph
+        memory): ChatDify recognises history it has already sent (the ``conversation_id``
+        it put in each ``AIMessage.response_metadata``, or its own record of the
+        histories it sent) and continues the same Dify conversation, so N turns make
+        exactly N Dify messages in one conversation. History Dify has never seen starts a
+        new conversation and is sent once, as context in front of the query. A per-call
+        ``conversation_id=`` continues that conversation explicitly.
+
+    Files:
+        Image and file content blocks of the last human message (base64 or URL) are
+        attached: base64 data is uploaded with the same ``user``, URLs are sent as
+        ``remote_url``.
+
+    Token usage:
+        ``msg.usage_metadata`` holds ``input_tokens``, ``output_tokens`` and
+        ``total_tokens`` (on one chunk only when streaming).
+
+    Response metadata:
+        ``model_name``, ``conversation_id``, ``message_id``, ``task_id``, ``usage`` (Dify's
+        raw usage: prices, currency, latency), ``retriever_resources`` (citations) and
+        ``finish_reason``. Agent apps' thoughts are in ``additional_kwargs["agent_thoughts"]``.
+        When Dify's moderation replaced the answer mid-stream, ``invoke`` returns the
+        replacement, and the last streamed chunk has ``answer_replaced=True`` and
+        ``replaced_answer``.
+
+    Errors:
+        The core's exceptions (``AuthenticationError``, ``BadRequestError``, ``StreamError``,
+        ``APIConnectionError``...): a partial answer is never returned as complete.
+
+    Tool calling:
+        Not supported (``bind_tools`` raises): Dify apps run their own tools. Use an
+        agent-chat app, or ``DifyWorkflowTool`` with a tool-calling model.
+    """
+
+    model_name: str | None = Field(default=None, alias="model")
+    """The model name to report; by default the app's name (``GET /info``), else ``dify``."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    """App variables sent with every call."""
+
+    system_input_key: str | None = None
+    """App variable that receives system messages (else they are sent as context)."""
+
+    streaming: bool = False
+    """Kept for compatibility: calls always stream internally."""
+
+    temperature: float | None = None
+    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
+
+    max_tokens: int | None = None
+    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
+
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Default stop sequences, applied client side."""
+
+    auto_generate_name: bool | None = None
+    """Whether Dify names new conversations automatically (Dify's default: yes)."""
+
+    _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
+    _app_name: str | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "dify-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DIFY_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["dify_integrations", "langchain"]
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self._known_model_name(), "base_url": self.base_url}
+
+    def _known_model_name(self) -> str:
+        return self.model_name or self._app_name or DEFAULT_MODEL_NAME
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="dify", ls_model_name=self._known_model_name(), ls_model_type="chat"
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        ls_stop = stop or self.stop
+        if ls_stop:
+            params["ls_stop"] = ls_stop
+        return params
+
+    def _should_stream(
+        self,
+        *,
+        async_api: bool,
+        run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        # ``invoke`` always streams inside ``_generate`` (tokens still reach the callbacks)
+        # and folds with the core reducer, which gets message_replace right; only
+        # ``stream``/``astream`` take LangChain's chunk path.
+        if not kwargs.get("stream"):
+            return False
+        return super()._should_stream(async_api=async_api, run_manager=run_manager, **kwargs)
+
+    # ------------------------------------------------------------------ shared, no I/O
+
+    def _prepare(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> _ChatCall:
+        turns = messages_to_turns(messages)
+        plan = plan_conversation(
+            turns, self._tracker, conversation_id=kwargs.get("conversation_id") or None
+        )
+        inputs = {**self.inputs, **(kwargs.get("inputs") or {})}
+        if self.system_input_key and plan.system:
+            inputs[self.system_input_key] = plan.system
+        query = plan.render_query(system_as_context=self.system_input_key is None)
+        last_human = next(
+            (m for m in reversed(messages) if isinstance(m, HumanMessage)), messages[-1]
+        )
+        return _ChatCall(
+            query=query,
+            inputs=inputs,
+            conversation_id=plan.conversation_id,
+            user=self._resolve_user(kwargs.get("user")),
+            files=extract_files(last_human),
+            turns=turns,
+            stop=stop if stop is not None else self.stop,
+        )
+
+    @staticmethod
+    def _text_chunk(text: str) -> ChatGenerationChunk:
+        return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+    def _final_chunk(self, folder: AnswerFolder, tail: str) -> ChatGenerationChunk:
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content=tail,
+                usage_metadata=usage_to_metadata(folder.result.usage),
+                response_metadata=folder.response_metadata(self._known_model_name()),
+                additional_kwargs=folder.additional_kwargs(),
+                chunk_position="last",
+            )
+        )
+
+    def _finish(self, call: _ChatCall, folder: AnswerFolder) -> ChatGenerationChunk:
+        self._tracker.record(call.turns, folder.answer, folder.result.conversation_id)
+        return self._final_chunk(folder, folder.flush())
+
+    def _result(self, folder: AnswerFolder) -> ChatResult:
+        message = AIMessage(
+            content=folder.answer,
+            usage_metadata=usage_to_metadata(folder.result.usage),
+            response_metadata=folder.response_metadata(self._known_model_name()),
+            additional_kwargs=folder.additional_kwargs(),
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream_kwargs(self, call: _ChatCall, files: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "user": call.user,
+            "inputs": call.inputs,
+            "conversation_id": call.conversation_id,
+            "files": files or None,
+            "auto_generate_name": self.auto_generate_name,
+        }
+
+    # ------------------------------------------------------------------ sync
+
+    def _learn_app_name(self) -> None:
+        if self.model_name or self._app_name:
+            return
+        try:
+            self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
+        except DifyError:
+            return
+
+    def _run(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+        folder: AnswerFolder,
+    ) -> Iterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs)
+        client = self._get_client()
+        files = [
+            dify_file_object(
+                spec,
+                client.upload_file(
+                    spec.data, filename=spec.filename, mime_type=spec.mime_type, user=call.user
+                ).id
+                if spec.data is not None
+                else None,
+            )
+            for spec in call.files
+        ]
+        folder.set_stop(call.stop)
+        with client.stream_chat_message(call.query, **self._stream_kwargs(call, files)) as stream:
+            for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = self._text_chunk(text)
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    stream.stop()
+        self._learn_app_name()
+        final = self._finish(call, folder)
+        if run_manager:
+            run_manager.on_llm_new_token(final.text, chunk=final)
+        yield final
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from self._run(messages, stop, run_manager, kwargs, AnswerFolder())
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        folder = AnswerFolder()
+        for _ in self._run(messages, stop, run_manager, kwargs, folder):
+            pass
+        return self._result(folder)
+
+    # ------------------------------------------------------------------ async
+
+    async def _alearn_app_name(self) -> None:
+        if self.model_name or self._app_name:
+            return
+        try:
+            info = await self._get_async_client().get_info()
+        except DifyError:
+            return
+        self._app_name = info.name or DEFAULT_MODEL_NAME
+
+    async def _arun(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+        folder: AnswerFolder,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs)
+        client = self._get_async_client()
+        files = []
+        for spec in call.files:
+            upload_id = None
+            if spec.data is not None:
+                uploaded = await client.upload_file(
+                    spec.data, filename=spec.filename, mime_type=spec.mime_type, user=call.user
+                )
+                upload_id = uploaded.id
+            files.append(dify_file_object(spec, upload_id))
+        folder.set_stop(call.stop)
+        async with client.stream_chat_message(
+            call.query, **self._stream_kwargs(call, files)
+        ) as stream:
+            async for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = self._text_chunk(text)
+                    if run_manager:
+                        await run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    await stream.stop()
+        await self._alearn_app_name()
+        final = self._finish(call, folder)
+        if run_manager:
+            await run_manager.on_llm_new_token(final.text, chunk=final)
+        yield final
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async for chunk in self._arun(messages, stop, run_manager, kwargs, AnswerFolder()):
+            yield chunk
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        folder = AnswerFolder()
+        async for _ in self._arun(messages, stop, run_manager, kwargs, folder):
+            pass
+        return self._result(folder)

@@ -1,0 +1,281 @@
+"""``DifyLLM``: a Dify completion (text generator) app as a LangChain LLM."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams
+from langchain_core.language_models.llms import BaseLLM
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from pydantic import Field, PrivateAttr
+
+from dify_integrations.core.errors import DifyError
+from dify_integrations.langchain._base import DifyConnection
+from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, usage_to_metadata
+from dify_integrations.langchain._fold import AnswerFolder
+
+__all__ = ["DifyLLM"]
+
+
+class DifyLLM(DifyConnection, BaseLLM):
+    """A Dify completion app (``/completion-messages``) as a LangChain LLM.
+
+    The prompt goes into the app variable ``input_key`` (default ``query``); the other
+    variables come from ``inputs``. Calls stream internally and fold the events.
+
+    Setup:
+        Set ``DIFY_API_KEY`` to the completion app's key and, for self-hosted Dify,
+        ``DIFY_BASE_URL``.
+
+    Key init args:
+        api_key, base_url, user, timeout, max_retries, client, async_client: As for
+            ``ChatDify``.
+        input_key: The app variable that receives the prompt (default ``"query"``).
+        inputs: Other app variables, sent with every call (per call: ``inputs=``).
+        stop: Stop sequences, honoured client side (output cut, server task stopped).
+        model: The ``model_name`` to report; by default the app's name, else ``"dify"``.
+        temperature, max_tokens: Accepted, not sent: fixed by the Dify app.
+
+    Instantiate:
+        .. code-block:: python
+
+            from dify_integrations.langchain import DifyLLM
+
+            llm = DifyLLM(api_key="app-...", base_url="http://localhost/v1")
+
+    Invoke:
+        .. code-block:: python
+
+            text = llm.invoke("Write a tagline for a bakery")
+
+    Stream:
+        .. code-block:: python
+
+            for token in llm.stream("Write a tagline for a bakery"):
+                print(token, end="")
+
+    Async:
+        .. code-block:: python
+
+            text = await llm.ainvoke("...")
+
+    Response metadata:
+        ``llm.generate([...]).generations[0][0].generation_info`` holds ``model_name``,
+        ``message_id``, ``task_id``, ``usage`` (raw), ``retriever_resources`` and
+        ``usage_metadata``; ``llm_output["token_usage"]`` sums the token counts.
+    """
+
+    model_name: str | None = Field(default=None, alias="model")
+    """The model name to report; by default the app's name (``GET /info``), else ``dify``."""
+
+    input_key: str = "query"
+    """The app variable that receives the prompt."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    """Other app variables sent with every call."""
+
+    streaming: bool = False
+    """Kept for compatibility: calls always stream internally."""
+
+    temperature: float | None = None
+    """Not sent: fixed by the Dify app."""
+
+    max_tokens: int | None = None
+    """Not sent: fixed by the Dify app."""
+
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Default stop sequences, applied client side."""
+
+    _app_name: str | None = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "dify-completion"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DIFY_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["dify_integrations", "langchain"]
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self._known_model_name(), "base_url": self.base_url}
+
+    def _known_model_name(self) -> str:
+        return self.model_name or self._app_name or DEFAULT_MODEL_NAME
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="dify", ls_model_name=self._known_model_name(), ls_model_type="llm"
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        ls_stop = stop or self.stop
+        if ls_stop:
+            params["ls_stop"] = ls_stop
+        return params
+
+    # ------------------------------------------------------------------ shared, no I/O
+
+    def _call_args(self, prompt: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not prompt.strip():
+            raise ValueError("the prompt must not be empty")
+        inputs = {**self.inputs, **(kwargs.get("inputs") or {}), self.input_key: prompt}
+        return {"inputs": inputs, "user": self._resolve_user(kwargs.get("user"))}
+
+    def _final_chunk(self, folder: AnswerFolder, tail: str) -> GenerationChunk:
+        info = folder.response_metadata(self._known_model_name())
+        info["usage_metadata"] = usage_to_metadata(folder.result.usage)
+        return GenerationChunk(text=tail, generation_info=info)
+
+    def _generation(self, folder: AnswerFolder) -> Generation:
+        final = self._final_chunk(folder, "")
+        return Generation(text=folder.answer, generation_info=final.generation_info)
+
+    def _llm_result(self, generations: list[Generation]) -> LLMResult:
+        totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+        for generation in generations:
+            usage = (generation.generation_info or {}).get("usage_metadata") or {}
+            for key in totals:
+                totals[key] += int(usage.get(key) or 0)
+        return LLMResult(
+            generations=[[g] for g in generations],
+            llm_output={"token_usage": totals, "model_name": self._known_model_name()},
+        )
+
+    # ------------------------------------------------------------------ sync
+
+    def _learn_app_name(self) -> None:
+        if self.model_name or self._app_name:
+            return
+        try:
+            self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
+        except DifyError:
+            return
+
+    def _run(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+        folder: AnswerFolder,
+    ) -> Iterator[GenerationChunk]:
+        args = self._call_args(prompt, kwargs)
+        folder.set_stop(stop if stop is not None else self.stop)
+        with self._get_client().stream_completion(**args) as stream:
+            for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = GenerationChunk(text=text)
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    stream.stop()
+        self._learn_app_name()
+        final = self._final_chunk(folder, folder.flush())
+        if run_manager and final.text:
+            run_manager.on_llm_new_token(final.text, chunk=final)
+        yield final
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        yield from self._run(prompt, stop, run_manager, kwargs, AnswerFolder())
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        generations = []
+        for prompt in prompts:
+            folder = AnswerFolder()
+            for _ in self._run(prompt, stop, run_manager, kwargs, folder):
+                pass
+            generations.append(self._generation(folder))
+        return self._llm_result(generations)
+
+    # ------------------------------------------------------------------ async
+
+    async def _alearn_app_name(self) -> None:
+        if self.model_name or self._app_name:
+            return
+        try:
+            info = await self._get_async_client().get_info()
+        except DifyError:
+            return
+        self._app_name = info.name or DEFAULT_MODEL_NAME
+
+    async def _arun(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: dict[str, Any],
+        folder: AnswerFolder,
+    ) -> AsyncIterator[GenerationChunk]:
+        args = self._call_args(prompt, kwargs)
+        folder.set_stop(stop if stop is not None else self.stop)
+        async with self._get_async_client().stream_completion(**args) as stream:
+            async for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = GenerationChunk(text=text)
+                    if run_manager:
+                        await run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    await stream.stop()
+        await self._alearn_app_name()
+        final = self._final_chunk(folder, folder.flush())
+        if run_manager and final.text:
+            await run_manager.on_llm_new_token(final.text, chunk=final)
+        yield final
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        async for chunk in self._arun(prompt, stop, run_manager, kwargs, AnswerFolder()):
+            yield chunk
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        async def one(prompt: str) -> Generation:
+            folder = AnswerFolder()
+            async for _ in self._arun(prompt, stop, run_manager, kwargs, folder):
+                pass
+            return self._generation(folder)
+
+        generations = await asyncio.gather(*(one(p) for p in prompts))
+        return self._llm_result(list(generations))

@@ -1,0 +1,304 @@
+"""``DifyWorkflowTool``: a Dify workflow app as a LangChain tool."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import Field
+
+from dify_integrations.core.accumulate import StreamResult
+from dify_integrations.core.async_client import AsyncDifyClient
+from dify_integrations.core.client import DifyClient
+from dify_integrations.core.config import Timeout
+from dify_integrations.core.events import (
+    NodeFinishedEvent,
+    NodeStartedEvent,
+    StreamEvent,
+    WorkflowStartedEvent,
+)
+from dify_integrations.core.input_schema import (
+    InputField,
+    fields_to_model,
+    parse_user_input_form,
+    to_dify_inputs,
+    tool_name,
+)
+from dify_integrations.core.models import AppInfo, AppParameters
+from dify_integrations.langchain._base import DifyConnection
+from dify_integrations.langchain._convert import render_workflow_outputs
+
+__all__ = ["PROGRESS_EVENT", "DifyWorkflowTool"]
+
+PROGRESS_EVENT = "dify_workflow_progress"
+"""Name of the custom callback event dispatched for each workflow/node start and finish."""
+
+_FAILED = {"failed", "stopped"}
+
+
+def _progress(event: StreamEvent) -> dict[str, Any] | None:
+    """The custom-event payload for a progress event, or ``None`` for other events."""
+    if isinstance(event, WorkflowStartedEvent):
+        return {
+            "event": event.event,
+            "workflow_run_id": event.workflow_run_id,
+            "task_id": event.task_id,
+        }
+    if isinstance(event, NodeStartedEvent | NodeFinishedEvent):
+        data = event.data
+        payload: dict[str, Any] = {
+            "event": event.event,
+            "workflow_run_id": event.workflow_run_id,
+            "task_id": event.task_id,
+            "node_id": data.node_id,
+            "node_type": data.node_type,
+            "title": data.title,
+            "index": data.index,
+        }
+        if isinstance(event, NodeFinishedEvent):
+            payload.update(status=data.status, elapsed_time=data.elapsed_time, error=data.error)
+        return payload
+    return None
+
+
+def _progress_text(payload: dict[str, Any]) -> str:
+    if payload["event"] == "workflow_started":
+        return "[dify] workflow started\n"
+    title = payload.get("title") or payload.get("node_id") or "node"
+    if payload["event"] == "node_started":
+        return f"[dify] node {title!r} started\n"
+    return f"[dify] node {title!r} {payload.get('status') or 'finished'}\n"
+
+
+def _outcome(result: StreamResult) -> tuple[str, dict[str, Any]]:
+    """Tool content and artifact from a finished run; ``ToolException`` for a failed one."""
+    status = result.status or ("succeeded" if result.finished else None)
+    data = result.workflow_data or {}
+    if status in _FAILED:
+        raise ToolException(result.error or f"Dify workflow run {status}")
+    if status == "paused":
+        raise ToolException("Dify workflow run paused (it waits for human input)")
+    artifact = {
+        "outputs": result.outputs,
+        "workflow_run_id": result.workflow_run_id,
+        "task_id": result.task_id,
+        "status": status,
+        "elapsed_time": data.get("elapsed_time"),
+        "total_tokens": data.get("total_tokens"),
+        "total_steps": data.get("total_steps"),
+    }
+    return render_workflow_outputs(result.outputs, result.answer), artifact
+
+
+class DifyWorkflowTool(DifyConnection, BaseTool):
+    """A Dify workflow app (``/workflows/run``) as a LangChain tool for agents.
+
+    The workflow runs streaming; its node-by-node progress is dispatched as custom
+    callback events named ``"dify_workflow_progress"`` (visible in ``astream_events``) and
+    as ``on_text`` lines. The tool returns ``(content, artifact)``: content is the single
+    text output when there is one, else the outputs as JSON; the artifact holds
+    ``outputs``, ``workflow_run_id``, ``task_id``, ``status``, ``elapsed_time``,
+    ``total_tokens`` and ``total_steps``. A failed or stopped run raises ``ToolException``
+    with Dify's error text (set ``handle_tool_error=True`` to hand it to the model instead).
+    Cancelling the call stops the run on the server.
+
+    Setup:
+        Set ``DIFY_API_KEY`` to the workflow app's key (or pass ``api_key=``).
+
+    Instantiate:
+        From the app itself (name, description and argument schema come from
+        ``GET /info`` and ``GET /parameters``):
+
+        .. code-block:: python
+
+            from dify_integrations.langchain import DifyWorkflowTool
+
+            tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://localhost/v1")
+
+        Or with an explicit schema:
+
+        .. code-block:: python
+
+            class Args(BaseModel):
+                text: str
+
+            tool = DifyWorkflowTool(
+                name="translate", description="Translate text", args_schema=Args,
+                api_key="app-...",
+            )
+
+    Invoke:
+        .. code-block:: python
+
+            tool.invoke({"text": "bonjour"})            # content only
+            tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+                         "args": {"text": "bonjour"}})   # ToolMessage with artifact
+
+    Async:
+        ``await tool.ainvoke(...)`` runs on the native async client.
+    """
+
+    name: str = "dify_workflow"
+    description: str = "Run a Dify workflow app with the given inputs and return its outputs."
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    """Fixed app variables sent with every run (tool arguments override them)."""
+
+    input_fields: list[InputField] = Field(default_factory=list, exclude=True)
+    """The app's variables as read from ``/parameters`` (used to build file inputs)."""
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DIFY_API_KEY"}
+
+    @classmethod
+    def _build_from(
+        cls,
+        tool: DifyWorkflowTool,
+        info: AppInfo,
+        parameters: AppParameters,
+        name: str | None,
+        description: str | None,
+    ) -> DifyWorkflowTool:
+        fields = parse_user_input_form(parameters.user_input_form)
+        app_name = info.name or ""
+        tool.name = name or tool_name(app_name)
+        tool.description = (
+            description
+            or (info.description or "").strip()
+            or f"Run the Dify workflow {app_name!r}.".replace(" ''", "")
+        )
+        model_name = "".join(p.capitalize() for p in tool.name.split("_")) + "Inputs"
+        tool.args_schema = fields_to_model(fields, model_name or "DifyInputs")
+        tool.input_fields = fields
+        return tool
+
+    @classmethod
+    def from_app(
+        cls,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        user: str | None = None,
+        timeout: float | Timeout | None = None,
+        max_retries: int = 2,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+        **kwargs: Any,
+    ) -> DifyWorkflowTool:
+        """Build the tool from the app's ``/info`` and ``/parameters``.
+
+        Args:
+            api_key: The workflow app's key; else ``DIFY_API_KEY``.
+            base_url: The Service API root; else ``DIFY_BASE_URL``.
+            name: The tool name; default: the app's name, sanitised.
+            description: The tool description; default: the app's description.
+            user: The Dify end-user id.
+            timeout: Client timeout.
+            max_retries: Client retries.
+            client: An existing sync client.
+            async_client: An existing async client.
+            **kwargs: Other tool fields (``inputs``, ``handle_tool_error``...).
+
+        Returns:
+            The tool, with ``args_schema`` built from the app's ``user_input_form``
+            (required fields, defaults, select options as enums).
+        """
+        values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
+        tool = cls(**{**values, **kwargs})
+        sync = tool._get_client()
+        return cls._build_from(tool, sync.get_info(), sync.get_parameters(), name, description)
+
+    @classmethod
+    async def afrom_app(
+        cls,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        user: str | None = None,
+        timeout: float | Timeout | None = None,  # noqa: ASYNC109 - the client's timeout
+        max_retries: int = 2,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+        **kwargs: Any,
+    ) -> DifyWorkflowTool:
+        """Async :meth:`from_app` (reads the app over the async client)."""
+        values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
+        tool = cls(**{**values, **kwargs})
+        aclient = tool._get_async_client()
+        info = await aclient.get_info()
+        parameters = await aclient.get_parameters()
+        return cls._build_from(tool, info, parameters, name, description)
+
+    @staticmethod
+    def _unbuilt(
+        api_key: str | None,
+        base_url: str | None,
+        user: str | None,
+        timeout: float | Timeout | None,
+        max_retries: int,
+        client: DifyClient | None,
+        async_client: AsyncDifyClient | None,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "user": user,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "client": client,
+            "async_client": async_client,
+        }
+        if api_key is not None:
+            values["api_key"] = api_key
+        if base_url is not None:
+            values["base_url"] = base_url
+        return values
+
+    # ------------------------------------------------------------------ shared, no I/O
+
+    def _run_inputs(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        if self.input_fields:
+            given = to_dify_inputs(self.input_fields, arguments)
+        else:
+            given = {k: v for k, v in arguments.items() if v is not None}
+        return {**self.inputs, **given}
+
+    # ------------------------------------------------------------------ sync
+
+    def _run(
+        self,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> tuple[str, dict[str, Any]]:
+        inputs = self._run_inputs(kwargs)
+        child = run_manager.get_child() if run_manager else None
+        with self._get_client().stream_workflow(inputs, user=self._resolve_user()) as stream:
+            for event in stream:
+                payload = _progress(event)
+                if payload is not None and run_manager is not None and child is not None:
+                    run_manager.on_text(_progress_text(payload))
+                    child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
+            return _outcome(stream.result)
+
+    # ------------------------------------------------------------------ async
+
+    async def _arun(
+        self,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> tuple[str, dict[str, Any]]:
+        inputs = self._run_inputs(kwargs)
+        child = run_manager.get_child() if run_manager else None
+        client = self._get_async_client()
+        async with client.stream_workflow(inputs, user=self._resolve_user()) as stream:
+            async for event in stream:
+                payload = _progress(event)
+                if payload is not None and run_manager is not None and child is not None:
+                    await run_manager.on_text(_progress_text(payload))
+                    await child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
+            return _outcome(stream.result)

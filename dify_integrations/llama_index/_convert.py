@@ -1,0 +1,572 @@
+"""Pure conversions between LlamaIndex types and Dify payloads (no I/O).
+
+Every adapter of :mod:`dify_integrations.llama_index` goes through these functions, and the
+sync and async code paths of each adapter share them: the only thing that differs between
+``chat`` and ``achat`` is the loop that moves bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+)
+from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.tools import ToolOutput
+from llama_index.core.vector_stores.types import (
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+from pydantic import BaseModel
+
+from dify_integrations.core.conversation import Turn, render_transcript
+from dify_integrations.core.input_schema import InputField, to_dify_inputs
+
+__all__ = [
+    "ImageUpload",
+    "as_dict",
+    "build_retrieval_model",
+    "citations_output",
+    "dify_messages_to_chat_history",
+    "image_files",
+    "merge_by_score",
+    "messages_to_prompt",
+    "messages_to_turns",
+    "metadata_filters_to_dify",
+    "record_to_node",
+    "resource_to_node",
+    "result_metadata",
+    "result_raw",
+    "to_chat_response",
+    "to_completion_response",
+    "tool_arguments",
+    "workflow_error_output",
+    "workflow_tool_output",
+]
+
+_SYSTEM_ROLES = {MessageRole.SYSTEM, MessageRole.DEVELOPER}
+_ASSISTANT_ROLES = {MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODEL}
+
+# Keys of node metadata that are bookkeeping, not content: kept on the node, hidden from the
+# LLM and the embedder so they do not pollute prompts.
+_BOOKKEEPING_KEYS = [
+    "dataset_id",
+    "document_id",
+    "segment_id",
+    "segment_position",
+    "position",
+    "index_node_hash",
+    "hit_count",
+    "word_count",
+    "data_source_type",
+    "retriever_from",
+]
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A plain ``dict`` from a pydantic model (extra fields kept), a mapping or ``None``."""
+    if obj is None:
+        return {}
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"expected a mapping or a pydantic model, got {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _text_of(message: ChatMessage) -> str:
+    return "".join(b.text for b in message.blocks if isinstance(b, TextBlock))
+
+
+def messages_to_turns(messages: Sequence[ChatMessage]) -> list[Turn]:
+    """Reduce LlamaIndex chat messages to the :class:`Turn` list of the multi-turn rule.
+
+    System and developer messages become system turns; assistant-like roles become
+    assistant turns and carry the ``conversation_id`` a :class:`DifyLLM` response put in
+    ``additional_kwargs``; user, tool and function messages become user turns (a ReAct
+    ``Observation`` is something the user side tells the model).
+    """
+    turns: list[Turn] = []
+    for message in messages:
+        text = _text_of(message)
+        if message.role in _SYSTEM_ROLES:
+            turns.append(Turn("system", text))
+        elif message.role in _ASSISTANT_ROLES:
+            conversation_id = message.additional_kwargs.get("conversation_id")
+            turns.append(
+                Turn(
+                    "assistant", text, conversation_id if isinstance(conversation_id, str) else None
+                )
+            )
+        else:
+            turns.append(Turn("user", text))
+    return turns
+
+
+def messages_to_prompt(messages: Sequence[ChatMessage]) -> str:
+    """Flatten chat messages into one prompt, for completion apps.
+
+    A lone user message is sent as is; otherwise the system text comes first, then a
+    ``User: …`` / ``Assistant: …`` transcript.
+    """
+    turns = messages_to_turns(messages)
+    system = [t.content for t in turns if t.role == "system" and t.content.strip()]
+    dialogue = [t for t in turns if t.role != "system"]
+    if not system and len(dialogue) == 1 and dialogue[0].role == "user":
+        return dialogue[0].content
+    parts = [*system]
+    if dialogue:
+        parts.append(render_transcript(dialogue))
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """An image of a message that must be uploaded to Dify before the message is sent."""
+
+    data: bytes
+    filename: str
+    mime_type: str | None
+
+
+def image_files(message: ChatMessage) -> tuple[list[dict[str, Any]], list[ImageUpload]]:
+    """The image blocks of ``message`` as Dify file objects.
+
+    Returns:
+        ``(files, uploads)``: remote images as ready ``remote_url`` file objects, and local
+        images (a path or bytes) still to upload; the caller uploads each with the same
+        ``user`` and appends ``{"type": "image", "transfer_method": "local_file",
+        "upload_file_id": …}``.
+    """
+    files: list[dict[str, Any]] = []
+    uploads: list[ImageUpload] = []
+    for index, block in enumerate(message.blocks):
+        if not isinstance(block, ImageBlock):
+            continue
+        if block.image is None and block.path is None and block.url is not None:
+            url = str(block.url)
+            if url.startswith(("http://", "https://")):
+                files.append({"type": "image", "transfer_method": "remote_url", "url": url})
+                continue
+        data = block.resolve_image(as_base64=False).read()
+        mime = block.image_mimetype
+        if block.path is not None:
+            filename = block.path.name
+        else:
+            extension = (mimetypes.guess_extension(mime) if mime else None) or ".png"
+            filename = f"image-{index}{extension}"
+        uploads.append(ImageUpload(data, filename, mime or mimetypes.guess_type(filename)[0]))
+    return files, uploads
+
+
+# --------------------------------------------------------------------------- LLM responses
+
+
+def result_metadata(result: Any) -> dict[str, Any]:
+    """``additional_kwargs`` of a response: Dify's ids, citations, price and latency."""
+    usage = as_dict(getattr(result, "usage", None))
+    metadata: dict[str, Any] = {
+        "conversation_id": getattr(result, "conversation_id", None),
+        "message_id": getattr(result, "message_id", None),
+        "task_id": getattr(result, "task_id", None),
+        "retriever_resources": [as_dict(r) for r in getattr(result, "retriever_resources", [])],
+    }
+    for key in ("total_price", "currency", "latency"):
+        if usage.get(key) is not None:
+            metadata[key] = usage[key]
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def result_raw(result: Any) -> dict[str, Any]:
+    """``raw`` of a response: what Dify sent, folded; ``raw["usage"]`` feeds token counters."""
+    usage = getattr(result, "usage", None)
+    return {
+        "answer": getattr(result, "answer", ""),
+        "conversation_id": getattr(result, "conversation_id", None),
+        "message_id": getattr(result, "message_id", None),
+        "task_id": getattr(result, "task_id", None),
+        "usage": as_dict(usage) if usage is not None else None,
+        "retriever_resources": [as_dict(r) for r in getattr(result, "retriever_resources", [])],
+    }
+
+
+def to_chat_response(result: Any, *, text: str, delta: str | None = None) -> ChatResponse:
+    """A :class:`ChatResponse` from the running fold of a Dify stream.
+
+    Args:
+        result: The core ``StreamResult`` (so far).
+        text: The answer so far (the message content).
+        delta: The new text of this chunk, for streaming; ``None`` for a whole answer.
+    """
+    extra = result_metadata(result)
+    message = ChatMessage(
+        role=MessageRole.ASSISTANT,
+        content=text,
+        additional_kwargs={k: extra[k] for k in ("conversation_id", "message_id") if k in extra},
+    )
+    return ChatResponse(
+        message=message, delta=delta, raw=result_raw(result), additional_kwargs=extra
+    )
+
+
+def to_completion_response(
+    result: Any, *, text: str, delta: str | None = None
+) -> CompletionResponse:
+    """A :class:`CompletionResponse` from the running fold of a Dify stream."""
+    return CompletionResponse(
+        text=text, delta=delta, raw=result_raw(result), additional_kwargs=result_metadata(result)
+    )
+
+
+# --------------------------------------------------------------------------- chat engine
+
+
+def dify_messages_to_chat_history(items: Iterable[Any]) -> list[ChatMessage]:
+    """``GET /messages`` items (oldest first) as alternating user/assistant messages."""
+    history: list[ChatMessage] = []
+    for item in items:
+        data = as_dict(item)
+        ids = {k: data[k] for k in ("conversation_id",) if data.get(k) is not None} | {
+            "message_id": data.get("id")
+        }
+        if data.get("query"):
+            history.append(ChatMessage(role=MessageRole.USER, content=data["query"]))
+        history.append(
+            ChatMessage(
+                role=MessageRole.ASSISTANT,
+                content=data.get("answer") or "",
+                additional_kwargs={k: v for k, v in ids.items() if v is not None},
+            )
+        )
+    return history
+
+
+def resource_to_node(resource: Any) -> NodeWithScore:
+    """A citation (``retriever_resources`` item) as a :class:`NodeWithScore`."""
+    data = as_dict(resource)
+    metadata: dict[str, Any] = {}
+    doc_metadata = data.get("doc_metadata")
+    if isinstance(doc_metadata, Mapping):
+        metadata.update(doc_metadata)
+    for key in (
+        "dataset_id",
+        "dataset_name",
+        "document_id",
+        "document_name",
+        "segment_id",
+        "segment_position",
+        "position",
+        "title",
+        "page",
+    ):
+        if data.get(key) is not None:
+            metadata[key] = data[key]
+    text = data.get("content") or ""
+    node = TextNode(
+        id_=str(data.get("segment_id") or _content_id(text, metadata)),
+        text=text,
+        metadata=metadata,
+        excluded_llm_metadata_keys=[k for k in _BOOKKEEPING_KEYS if k in metadata],
+        excluded_embed_metadata_keys=[k for k in _BOOKKEEPING_KEYS if k in metadata],
+    )
+    return NodeWithScore(node=node, score=_score(data.get("score")))
+
+
+def citations_output(resources: Sequence[Any]) -> list[ToolOutput]:
+    """Citations as the ``sources`` of a chat engine response (empty when there are none)."""
+    if not resources:
+        return []
+    records = [as_dict(r) for r in resources]
+    text = "\n\n".join(str(r.get("content") or "") for r in records)
+    return [
+        ToolOutput(
+            tool_name="dify_retriever_resources",
+            content=text,
+            raw_input={},
+            raw_output=records,
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- retriever
+
+
+def _score(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _content_id(text: str, metadata: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    digest.update(json.dumps(metadata, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:32]
+
+
+def record_to_node(record: Any, dataset_id: str | None = None) -> NodeWithScore:
+    """One ``records`` item of ``POST /datasets/{id}/retrieve`` as a :class:`NodeWithScore`.
+
+    The node id is the segment id; the text is the segment content (with the answer of a
+    Q&A segment appended); the metadata holds the document's own metadata plus where the
+    segment comes from. The score is Dify's, or ``None`` when Dify gave none (never an
+    invented 0). External knowledge bases (``{content, title, score, metadata}``) work too.
+    """
+    data = as_dict(record)
+    segment = data.get("segment")
+    metadata: dict[str, Any] = {}
+    if isinstance(segment, Mapping):
+        document = segment.get("document") or {}
+        doc_metadata = document.get("doc_metadata")
+        if isinstance(doc_metadata, Mapping):
+            metadata.update(doc_metadata)
+        text = str(segment.get("content") or "")
+        if segment.get("answer"):
+            text = f"{text}\n{segment['answer']}"
+        for key, value in (
+            ("dataset_id", dataset_id),
+            ("document_id", segment.get("document_id") or document.get("id")),
+            ("document_name", document.get("name")),
+            ("segment_position", segment.get("position")),
+            ("keywords", segment.get("keywords") or None),
+        ):
+            if value is not None:
+                metadata[key] = value
+        node_id = segment.get("id")
+    else:
+        extra = data.get("metadata")
+        if isinstance(extra, Mapping):
+            metadata.update(extra)
+        text = str(data.get("content") or "")
+        if data.get("title"):
+            metadata["title"] = data["title"]
+        if dataset_id is not None:
+            metadata["dataset_id"] = dataset_id
+        node_id = metadata.get("segment_id") or metadata.get("id")
+    excluded = [k for k in [*_BOOKKEEPING_KEYS, "keywords"] if k in metadata]
+    node = TextNode(
+        id_=str(node_id or _content_id(text, metadata)),
+        text=text,
+        metadata=metadata,
+        excluded_llm_metadata_keys=excluded,
+        excluded_embed_metadata_keys=excluded,
+    )
+    return NodeWithScore(node=node, score=_score(data.get("score")))
+
+
+def merge_by_score(
+    results: Iterable[Sequence[NodeWithScore]], top_k: int | None
+) -> list[NodeWithScore]:
+    """Merge per-dataset results: highest score first, unscored last, at most ``top_k``.
+
+    The sort is stable, so each dataset keeps its own order among equal scores, and the
+    first dataset wins ties.
+    """
+    merged = [node for nodes in results for node in nodes]
+    merged.sort(key=lambda n: (n.score is None, -(n.score or 0.0)))
+    return merged if top_k is None else merged[:top_k]
+
+
+_OPERATORS: dict[FilterOperator, str] = {
+    FilterOperator.NE: "≠",
+    FilterOperator.GT: ">",
+    FilterOperator.LT: "<",
+    FilterOperator.GTE: "≥",
+    FilterOperator.LTE: "≤",
+    FilterOperator.IN: "in",
+    FilterOperator.NIN: "not in",
+    FilterOperator.TEXT_MATCH: "contains",
+    FilterOperator.CONTAINS: "contains",
+    FilterOperator.IS_EMPTY: "empty",
+}
+
+
+def _condition(f: MetadataFilter) -> dict[str, Any]:
+    value: Any = f.value
+    if f.operator == FilterOperator.EQ:
+        op = "=" if isinstance(value, int | float) and not isinstance(value, bool) else "is"
+    elif f.operator == FilterOperator.NE and not (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    ):
+        op = "is not"
+    elif f.operator in _OPERATORS:
+        op = _OPERATORS[f.operator]
+    else:
+        raise ValueError(f"Dify metadata filtering has no operator for {f.operator.value!r}")
+    if op == "empty":
+        value = None
+    return {"name": f.key, "comparison_operator": op, "value": value}
+
+
+def metadata_filters_to_dify(
+    filters: MetadataFilters | Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """LlamaIndex :class:`MetadataFilters` as Dify ``metadata_filtering_conditions``.
+
+    A mapping is passed through unchanged (already in Dify's shape). Nested filter groups
+    and the ``not`` condition have no Dify equivalent and raise ``ValueError``.
+    """
+    if filters is None:
+        return None
+    if isinstance(filters, Mapping):
+        return dict(filters)
+    if filters.condition not in (FilterCondition.AND, FilterCondition.OR, None):
+        raise ValueError(f"Dify metadata filtering has no {filters.condition!r} condition")
+    conditions = []
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            raise ValueError("Dify metadata filtering does not support nested filter groups")
+        conditions.append(_condition(f))
+    operator = "or" if filters.condition == FilterCondition.OR else "and"
+    return {"logical_operator": operator, "conditions": conditions}
+
+
+def build_retrieval_model(
+    *,
+    top_k: int,
+    search_method: str,
+    score_threshold: float | None,
+    reranking_enable: bool,
+    reranking_mode: str | None,
+    reranking_model: Mapping[str, Any] | None,
+    weights: Mapping[str, Any] | None,
+    metadata_filters: MetadataFilters | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``retrieval_model`` body of ``POST /datasets/{id}/retrieve``."""
+    if top_k < 1:
+        raise ValueError("similarity_top_k must be at least 1")
+    model: dict[str, Any] = {
+        "search_method": search_method,
+        "reranking_enable": reranking_enable,
+        "reranking_mode": reranking_mode,
+        "reranking_model": dict(reranking_model) if reranking_model else None,
+        "weights": dict(weights) if weights else None,
+        "top_k": top_k,
+        "score_threshold_enabled": score_threshold is not None,
+        "score_threshold": score_threshold,
+    }
+    conditions = metadata_filters_to_dify(metadata_filters)
+    if conditions is not None:
+        model["metadata_filtering_conditions"] = conditions
+    return model
+
+
+# --------------------------------------------------------------------------- workflow tool
+
+
+@dataclass
+class _WorkflowText:
+    content: str
+    is_error: bool
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _workflow_text(result: Any) -> _WorkflowText:
+    status = getattr(result, "status", None)
+    outputs = getattr(result, "outputs", None)
+    outputs = dict(outputs) if isinstance(outputs, Mapping) else {}
+    if status in ("failed", "stopped"):
+        error = getattr(result, "error", None) or f"workflow run {status}"
+        return _WorkflowText(str(error), True, outputs)
+    if len(outputs) == 1:
+        (value,) = outputs.values()
+        if isinstance(value, str):
+            return _WorkflowText(value, False, outputs)
+    if outputs:
+        return _WorkflowText(json.dumps(outputs, ensure_ascii=False, default=str), False, outputs)
+    return _WorkflowText(str(getattr(result, "answer", "") or ""), False, outputs)
+
+
+def tool_arguments(
+    fields: Sequence[InputField],
+    schema: type[BaseModel],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Validated Dify ``inputs`` from the ways LlamaIndex calls a tool.
+
+    Agents call ``acall(**arguments)``; people also call ``tool("text")`` or
+    ``tool({"a": 1})``, and older agents ``tool(input="text")``. A lone string goes to the
+    app's only variable (or its only required one).
+
+    Raises:
+        ValueError: If the arguments do not fit the app's input form.
+    """
+    arguments: dict[str, Any] = dict(kwargs)
+    if len(args) > 1:
+        raise ValueError("pass the workflow inputs as keyword arguments")
+    names = {f.variable for f in fields}
+    single: Any = None
+    if args:
+        if isinstance(args[0], Mapping):
+            arguments = {**args[0], **arguments}
+        else:
+            single = args[0]
+    if "input" in arguments and "input" not in names:
+        single = arguments.pop("input")
+    if single is not None:
+        target = _single_target(fields)
+        if target is None:
+            raise ValueError(
+                "a single positional input needs an app with exactly one variable; "
+                f"this app has {sorted(names) or 'none'}"
+            )
+        arguments.setdefault(target, single)
+    validated = schema.model_validate(arguments)
+    return to_dify_inputs(fields, validated.model_dump())
+
+
+def _single_target(fields: Sequence[InputField]) -> str | None:
+    if len(fields) == 1:
+        return fields[0].variable
+    required = [f.variable for f in fields if f.required]
+    return required[0] if len(required) == 1 else None
+
+
+def workflow_error_output(
+    exc: Exception, *, tool_name: str, raw_input: dict[str, Any]
+) -> ToolOutput:
+    """A :class:`ToolOutput` for a run that broke off with an error (``is_error=True``)."""
+    return ToolOutput(
+        tool_name=tool_name,
+        content=str(exc),
+        raw_input=raw_input,
+        raw_output=None,
+        is_error=True,
+        exception=exc,
+    )
+
+
+def workflow_tool_output(result: Any, *, tool_name: str, raw_input: dict[str, Any]) -> ToolOutput:
+    """A :class:`ToolOutput` from a finished workflow run.
+
+    The content is the only string output as is, or all outputs as JSON; ``raw_output`` is
+    the outputs dict. A ``failed`` or ``stopped`` run gives ``is_error=True`` with Dify's
+    error text as the content.
+    """
+    text = _workflow_text(result)
+    return ToolOutput(
+        tool_name=tool_name,
+        content=text.content,
+        raw_input=raw_input,
+        raw_output=text.outputs,
+        is_error=text.is_error,
+    )

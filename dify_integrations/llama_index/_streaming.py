@@ -1,0 +1,78 @@
+"""The one loop over a core event stream, in its sync and async forms.
+
+Both forms make the same steps from the stream's running fold (``stream.result``, the
+core's ``StreamResult``): a ``(result, text, delta)`` triple each time the answer changes,
+then a last one with an empty delta once the stream finished, after ``on_finish`` ran.
+Only the iteration differs (``for`` / ``async for``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+__all__ = ["Progress", "afold", "aiter_steps", "fold", "iter_steps"]
+
+Step = tuple[Any, str, str]
+OnFinish = Callable[[Any], None] | None
+
+
+class Progress:
+    """Turns the running answer of a stream into text deltas."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def step(self, answer: str) -> str | None:
+        """The new text since the last step; ``""`` after a replacement; ``None`` if none.
+
+        A ``message_replace`` swaps the whole answer: the step then reports an empty delta
+        and :attr:`text` holds the replacement, which responses carry as their content.
+        """
+        if answer == self.text:
+            return None
+        delta = answer[len(self.text) :] if answer.startswith(self.text) else ""
+        self.text = answer
+        return delta
+
+
+def iter_steps(stream: Any, on_finish: OnFinish = None) -> Iterator[Step]:
+    """Steps of a sync ``EventStream``; closing the iterator early closes (and stops) it."""
+    progress = Progress()
+    with stream:
+        for _event in stream:
+            delta = progress.step(stream.result.answer)
+            if delta is not None:
+                yield stream.result, progress.text, delta
+        if on_finish is not None:
+            on_finish(stream.result)
+        yield stream.result, progress.text, ""
+
+
+async def aiter_steps(stream: Any, on_finish: OnFinish = None) -> AsyncIterator[Step]:
+    """Steps of an ``AsyncEventStream``: the async twin of :func:`iter_steps`."""
+    progress = Progress()
+    async with stream:
+        async for _event in stream:
+            delta = progress.step(stream.result.answer)
+            if delta is not None:
+                yield stream.result, progress.text, delta
+        if on_finish is not None:
+            on_finish(stream.result)
+        yield stream.result, progress.text, ""
+
+
+def fold(stream: Any, on_finish: OnFinish = None) -> tuple[Any, str]:
+    """Consume a sync stream; return the final ``(result, text)``."""
+    last: Step = (None, "", "")
+    for last in iter_steps(stream, on_finish):  # noqa: B007 - the last step is the answer
+        pass
+    return last[0], last[1]
+
+
+async def afold(stream: Any, on_finish: OnFinish = None) -> tuple[Any, str]:
+    """Consume an async stream; return the final ``(result, text)``."""
+    last: Step = (None, "", "")
+    async for last in aiter_steps(stream, on_finish):  # noqa: B007 - the last step is the answer
+        pass
+    return last[0], last[1]

@@ -1,0 +1,316 @@
+"""``DifyChatEngine``: a Dify chat app as a stateful LlamaIndex chat engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator, Mapping
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse
+from llama_index.core.chat_engine.types import (
+    AgentChatResponse,
+    BaseChatEngine,
+    StreamingAgentChatResponse,
+)
+
+from dify_integrations.core.async_client import AsyncDifyClient
+from dify_integrations.core.client import DifyClient
+from dify_integrations.core.config import TimeoutLike
+from dify_integrations.core.conversation import Turn, plan_conversation
+from dify_integrations.llama_index._clients import ClientPair
+from dify_integrations.llama_index._convert import (
+    as_dict,
+    citations_output,
+    dify_messages_to_chat_history,
+    messages_to_turns,
+    resource_to_node,
+    result_metadata,
+    to_chat_response,
+)
+from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, iter_steps
+
+__all__ = ["DifyChatEngine"]
+
+_PAGE = 100
+
+
+class DifyChatEngine(BaseChatEngine):
+    """A Dify chat app (chat, agent-chat or chatflow) as a LlamaIndex chat engine.
+
+    The memory is Dify's own, server side: each ``chat`` adds one message to the current
+    Dify conversation, so the engine sends only the new message. ``reset`` starts a new
+    conversation (``delete_old=True`` also deletes the old one on the server), and
+    ``chat_history`` reads the conversation back from ``GET /messages``. Citations
+    (``retriever_resources``) come back as ``source_nodes`` and as one ``sources`` entry.
+
+    Setup:
+        Set ``DIFY_API_KEY`` (an app key) and ``DIFY_BASE_URL`` for a self-hosted Dify.
+
+    Key init args:
+        api_key: App key; else ``DIFY_API_KEY``.
+        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        user: End-user id (Dify scopes conversations to it); else ``DIFY_USER``, else
+            ``"llama-index"``.
+        inputs: App variables for a new conversation (Dify keeps a conversation's inputs).
+        conversation_id: Continue an existing conversation.
+        client, async_client: Existing core clients to share connection pools.
+
+    Instantiate:
+        ```python
+        from dify_integrations.llama_index import DifyChatEngine
+
+        engine = DifyChatEngine(api_key="app-...", base_url="http://127.0.0.1:5001/v1")
+        ```
+
+    Invoke:
+        ```python
+        print(engine.chat("What is the return window?"))
+        print(engine.chat("And for opened items?"))  # same Dify conversation
+        engine.reset()
+        ```
+
+    Stream:
+        ```python
+        response = engine.stream_chat("Tell me about shipping")
+        for token in response.response_gen:
+            print(token, end="")
+        print(response.source_nodes)
+        ```
+
+    Async:
+        ```python
+        response = await engine.astream_chat("Hi")
+        async for token in response.async_response_gen():
+            print(token, end="")
+        ```
+
+    Response metadata:
+        ``response.metadata`` holds ``conversation_id``, ``message_id``, ``task_id``,
+        ``retriever_resources`` and, when Dify reports them, price and latency.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+    ) -> None:
+        self._clients = ClientPair(
+            api_key=api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            async_client=async_client,
+        )
+        self.inputs: dict[str, Any] = dict(inputs or {})
+        self._conversation_id = conversation_id or None
+
+    def __repr__(self) -> str:
+        return (
+            f"DifyChatEngine(base_url={self._clients.config.base_url!r}, "
+            f"user={self._clients.user!r}, conversation_id={self._conversation_id!r})"
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Stable name of the engine class."""
+        return "DifyChatEngine"
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The current Dify conversation (``None`` until the first message)."""
+        return self._conversation_id
+
+    @property
+    def user(self) -> str:
+        """The end user the conversation belongs to."""
+        return self._clients.user
+
+    # ------------------------------------------------------------------ pure parts
+
+    def _prepare(
+        self, message: str, chat_history: list[ChatMessage] | None
+    ) -> tuple[str, str | None]:
+        """The query and conversation of one turn.
+
+        A ``chat_history`` passed explicitly replaces the engine's memory, as in LlamaIndex's
+        own engines: a new conversation starts, with that history sent once as context.
+        """
+        if chat_history:
+            turns = [*messages_to_turns(chat_history), Turn("user", message)]
+            plan = plan_conversation(turns, None)
+            self._conversation_id = None
+            return plan.render_query(system_as_context=True), None
+        plan = plan_conversation([Turn("user", message)], None)
+        return plan.query, self._conversation_id
+
+    def _on_finish(self, result: Any) -> None:
+        if getattr(result, "conversation_id", None):
+            self._conversation_id = result.conversation_id
+
+    @staticmethod
+    def _chat_response(result: Any, text: str) -> AgentChatResponse:
+        resources = list(getattr(result, "retriever_resources", []))
+        return AgentChatResponse(
+            response=text,
+            sources=citations_output(resources),
+            source_nodes=[resource_to_node(r) for r in resources],
+            metadata=result_metadata(result),
+        )
+
+    @staticmethod
+    def _complete_streaming(response: StreamingAgentChatResponse, result: Any, text: str) -> None:
+        resources = list(getattr(result, "retriever_resources", []))
+        response.source_nodes.extend(resource_to_node(r) for r in resources)
+        response.sources.extend(citations_output(resources))
+        response.response = text
+        response.metadata = result_metadata(result)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ sync
+
+    def _open_sync(self, query: str, conversation_id: str | None) -> Any:
+        return self._clients.sync.stream_chat_message(
+            query, user=self.user, inputs=self.inputs, conversation_id=conversation_id
+        )
+
+    def chat(
+        self, message: str, chat_history: list[ChatMessage] | None = None
+    ) -> AgentChatResponse:
+        """Send one message in the current conversation and wait for the answer."""
+        query, conversation_id = self._prepare(message, chat_history)
+        result, text = fold(self._open_sync(query, conversation_id), self._on_finish)
+        return self._chat_response(result, text)
+
+    def stream_chat(
+        self, message: str, chat_history: list[ChatMessage] | None = None
+    ) -> StreamingAgentChatResponse:
+        """Send one message; the answer streams through ``response_gen``.
+
+        ``source_nodes`` and ``sources`` fill in when the stream ends.
+        """
+        query, conversation_id = self._prepare(message, chat_history)
+        response = StreamingAgentChatResponse(is_writing_to_memory=False)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            stream = self._open_sync(query, conversation_id)
+            for result, text, delta in iter_steps(stream, self._on_finish):
+                if delta:
+                    yield to_chat_response(result, text=text, delta=delta)
+                elif result.finished:
+                    self._complete_streaming(response, result, text)
+
+        response.chat_stream = gen()
+        return response
+
+    def reset(self, delete_old: bool = False) -> None:
+        """Start a new conversation.
+
+        Args:
+            delete_old: Also delete the previous conversation on the Dify server.
+        """
+        old, self._conversation_id = self._conversation_id, None
+        if delete_old and old:
+            self._clients.sync.delete_conversation(old, user=self.user)
+
+    @property
+    def chat_history(self) -> list[ChatMessage]:
+        """The current conversation, read from Dify (``GET /messages``), oldest first."""
+        if not self._conversation_id:
+            return []
+        pages: list[list[Any]] = []
+        first_id: str | None = None
+        while True:
+            page = self._clients.sync.list_messages(
+                self._conversation_id, user=self.user, first_id=first_id, limit=_PAGE
+            )
+            first_id = _collect(pages, page)
+            if first_id is None:
+                break
+        return _history(pages)
+
+    # ------------------------------------------------------------------ async
+
+    def _open_async(self, query: str, conversation_id: str | None) -> Any:
+        return self._clients.async_.stream_chat_message(
+            query, user=self.user, inputs=self.inputs, conversation_id=conversation_id
+        )
+
+    async def achat(
+        self, message: str, chat_history: list[ChatMessage] | None = None
+    ) -> AgentChatResponse:
+        """Async :meth:`chat`."""
+        query, conversation_id = self._prepare(message, chat_history)
+        result, text = await afold(self._open_async(query, conversation_id), self._on_finish)
+        return self._chat_response(result, text)
+
+    async def astream_chat(
+        self, message: str, chat_history: list[ChatMessage] | None = None
+    ) -> StreamingAgentChatResponse:
+        """Async :meth:`stream_chat`; iterate ``response.async_response_gen()``."""
+        query, conversation_id = self._prepare(message, chat_history)
+        response = StreamingAgentChatResponse(is_writing_to_memory=False)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            stream = self._open_async(query, conversation_id)
+            async for result, text, delta in aiter_steps(stream, self._on_finish):
+                if delta:
+                    yield to_chat_response(result, text=text, delta=delta)
+                elif result.finished:
+                    self._complete_streaming(response, result, text)
+
+        response.achat_stream = gen()
+        return response
+
+    async def areset(self, delete_old: bool = False) -> None:
+        """Async :meth:`reset`."""
+        old, self._conversation_id = self._conversation_id, None
+        if delete_old and old:
+            await self._clients.async_.delete_conversation(old, user=self.user)
+
+    async def aget_chat_history(self) -> list[ChatMessage]:
+        """Async :attr:`chat_history`."""
+        if not self._conversation_id:
+            return []
+        pages: list[list[Any]] = []
+        first_id: str | None = None
+        while True:
+            page = await self._clients.async_.list_messages(
+                self._conversation_id, user=self.user, first_id=first_id, limit=_PAGE
+            )
+            first_id = _collect(pages, page)
+            if first_id is None:
+                break
+        return _history(pages)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the sync client if this engine created it."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close every client this engine created."""
+        await self._clients.aclose()
+
+
+def _collect(pages: list[list[Any]], page: Any) -> str | None:
+    """Keep a ``/messages`` page; return the cursor of the older page, or ``None``."""
+    data = as_dict(page)
+    items = list(data.get("data") or [])
+    pages.append(items)
+    if data.get("has_more") and items:
+        return str(as_dict(items[0])["id"])
+    return None
+
+
+def _history(pages: list[list[Any]]) -> list[ChatMessage]:
+    ordered = [item for page in reversed(pages) for item in page]
+    return dify_messages_to_chat_history(ordered)

@@ -1,0 +1,469 @@
+"""``DifyLLM``: a Dify chat, agent-chat, chatflow or completion app as a LlamaIndex LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+)
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+from pydantic import Field, PrivateAttr, SecretStr, field_serializer
+
+from dify_integrations.core.async_client import AsyncDifyClient
+from dify_integrations.core.client import DifyClient
+from dify_integrations.core.config import Timeout
+from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
+from dify_integrations.core.errors import DifyError
+from dify_integrations.llama_index._clients import ClientPair
+from dify_integrations.llama_index._convert import (
+    ImageUpload,
+    image_files,
+    messages_to_prompt,
+    messages_to_turns,
+    to_chat_response,
+    to_completion_response,
+)
+from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, iter_steps
+
+__all__ = ["DifyLLM"]
+
+AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion"]
+_CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+
+
+@dataclass
+class _Request:
+    """One Dify call, decided without I/O; sync and async only execute it."""
+
+    completion: bool
+    inputs: dict[str, Any]
+    query: str | None = None
+    conversation_id: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    uploads: list[ImageUpload] = field(default_factory=list)
+    turns: list[Turn] | None = None
+
+
+class DifyLLM(LLM):
+    """A Dify app as a LlamaIndex ``LLM``: chat, agent-chat, chatflow or completion.
+
+    The app mode is read once from ``GET /info`` (or given as ``app_mode=``). Chat-family
+    apps are called through ``/chat-messages`` and always stream (blocking calls fold the
+    stream, so long answers do not hit gateway timeouts and agent apps work); completion
+    apps through ``/completion-messages`` with the prompt in ``inputs[input_key]``.
+    ``complete`` on a chat app sends the prompt as the query of a new conversation; ``chat``
+    on a completion app flattens the messages into one prompt.
+
+    Multi-turn: passing the whole history on every call maps onto one Dify conversation with
+    exactly one new Dify message per turn (Dify keeps the history server side); history Dify
+    has never seen is sent once, as context.
+
+    Setup:
+        ``pip install "dify-integrations[llama-index]"`` and set ``DIFY_API_KEY`` (an app key,
+        ``app-…``) and, for a self-hosted Dify, ``DIFY_BASE_URL``.
+
+    Key init args:
+        api_key: App key; else ``DIFY_API_KEY``. Never serialized nor shown in ``repr``.
+        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        user: End-user id; else ``DIFY_USER``, else ``"llama-index"``.
+        app_mode: Skip the ``/info`` lookup by naming the mode.
+        input_key: Completion apps: the variable that receives the prompt (``"query"``).
+        inputs: App variables sent with every call.
+        system_variable: An app variable that receives the system prompt; without it the
+            system prompt travels once, as context in the first query of a conversation.
+        context_window, num_output: Reported in ``metadata`` (Dify does not expose them).
+        client, async_client: Existing core clients to share connection pools.
+
+    Instantiate:
+        ```python
+        from dify_integrations.llama_index import DifyLLM
+
+        llm = DifyLLM(api_key="app-...", base_url="http://127.0.0.1:5001/v1")
+        ```
+
+    Invoke:
+        ```python
+        from llama_index.core.llms import ChatMessage
+
+        response = llm.chat([ChatMessage(role="user", content="What is the return window?")])
+        print(response.message.content)
+        print(llm.complete("Summarise our shipping policy").text)
+        ```
+
+    Stream:
+        ```python
+        for chunk in llm.stream_chat([ChatMessage(role="user", content="Hi")]):
+            print(chunk.delta, end="")
+        ```
+
+    Async:
+        ```python
+        response = await llm.achat([ChatMessage(role="user", content="Hi")])
+        async for chunk in await llm.astream_complete("Hi"):
+            print(chunk.delta, end="")
+        ```
+
+    Token usage:
+        ``response.raw["usage"]`` holds Dify's usage (``prompt_tokens``,
+        ``completion_tokens``, ``total_tokens``, prices, latency), which
+        ``TokenCountingHandler`` reads.
+
+    Response metadata:
+        ``response.additional_kwargs`` holds ``conversation_id``, ``message_id``, ``task_id``,
+        ``retriever_resources`` (citations) and, when Dify reports them, ``total_price``,
+        ``currency`` and ``latency``. The returned assistant message carries
+        ``conversation_id`` and ``message_id`` too.
+    """
+
+    api_key: SecretStr | None = Field(
+        default=None, exclude=True, repr=False, description="Dify app key (app-...)."
+    )
+    base_url: str | None = Field(default=None, description="Dify Service API root.")
+    user: str | None = Field(default=None, description="End-user identifier sent to Dify.")
+    timeout: float | Timeout | None = Field(
+        default=None, description="Seconds (read timeout) or a core Timeout."
+    )
+    max_retries: int = Field(default=2, description="Retries for safe-to-retry failures.")
+    app_mode: AppMode | None = Field(
+        default=None, description="The app's mode; read from /info when not given."
+    )
+    input_key: str = Field(
+        default="query", description="Completion apps: the input variable taking the prompt."
+    )
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="App variables sent with every call."
+    )
+    system_variable: str | None = Field(
+        default=None, description="App variable that receives the system prompt, if any."
+    )
+    context_window: int = Field(
+        default=DEFAULT_CONTEXT_WINDOW, gt=0, description="Reported context window (tokens)."
+    )
+    num_output: int = Field(
+        default=DEFAULT_NUM_OUTPUTS, gt=0, description="Reported output budget (tokens)."
+    )
+    model_name: str | None = Field(
+        default=None, description="Name reported in metadata; the app's name when unset."
+    )
+
+    _clients: ClientPair = PrivateAttr()
+    _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
+    _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _mode: str | None = PrivateAttr(default=None)
+    _app_name: str | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        *,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+        **data: Any,
+    ) -> None:
+        super().__init__(**data)
+        clients = ClientPair(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            user=self.user,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            client=client,
+            async_client=async_client,
+        )
+        self._clients = clients
+        self.api_key = clients.config.api_key
+        self.base_url = clients.config.base_url
+        self.user = clients.user
+        self._mode = self.app_mode
+
+    @field_serializer("timeout")
+    def _serialize_timeout(self, value: float | Timeout | None) -> Any:
+        return asdict(value) if isinstance(value, Timeout) else value
+
+    @classmethod
+    def class_name(cls) -> str:
+        """Stable serialization id."""
+        return "DifyLLM"
+
+    # ------------------------------------------------------------------ metadata
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """LLM metadata; ``model_name`` is the app's name (``"dify"`` when unknown).
+
+        The name comes from ``GET /info``, fetched at most once (a failure gives
+        ``"dify"``, never an exception). Inside a running event loop this property does no
+        I/O: the first async call fetches the name.
+        """
+        return self._metadata(fetch=not _in_event_loop())
+
+    def to_payload(self) -> dict[str, Any]:
+        """What callbacks and instrumentation see: class name and metadata, never the key.
+
+        Never does I/O (the app name is the one already known).
+        """
+        return {"class_name": self.class_name(), **self._metadata(fetch=False).model_dump()}
+
+    def _metadata(self, *, fetch: bool) -> LLMMetadata:
+        if self.model_name is None and self._app_name is None and fetch:
+            try:
+                self._load_info_sync()
+            except DifyError:
+                self._app_name = ""
+        return LLMMetadata(
+            context_window=self.context_window,
+            num_output=self.num_output,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=self.model_name or self._app_name or "dify",
+        )
+
+    def _remember_info(self, info: Any) -> str:
+        self._app_name = str(getattr(info, "name", None) or "")
+        mode = getattr(info, "mode", None)
+        if self._mode is None:
+            self._mode = str(mode) if mode else "chat"
+        return self._mode
+
+    def _load_info_sync(self) -> str:
+        with self._info_lock:
+            if self._mode is None or self._app_name is None:
+                self._remember_info(self._clients.sync.get_info())
+        return self._mode or "chat"
+
+    async def _load_info_async(self) -> str:
+        if self._mode is None or self._app_name is None:
+            self._remember_info(await self._clients.async_.get_info())
+        return self._mode or "chat"
+
+    def _mode_sync(self) -> str:
+        return self._mode if self._mode is not None else self._load_info_sync()
+
+    async def _mode_async(self) -> str:
+        return self._mode if self._mode is not None else await self._load_info_async()
+
+    # ------------------------------------------------------------------ requests (pure)
+
+    def _merged_inputs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        extra = kwargs.get("inputs") or {}
+        return {**self.inputs, **extra}
+
+    def _chat_request(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], mode: str
+    ) -> _Request:
+        inputs = self._merged_inputs(kwargs)
+        if mode == "completion":
+            inputs[self.input_key] = messages_to_prompt(messages)
+            return _Request(completion=True, inputs=inputs)
+        _check_chat_mode(mode)
+        turns = messages_to_turns(messages)
+        plan = plan_conversation(
+            turns, self._tracker, conversation_id=kwargs.get("conversation_id")
+        )
+        if self.system_variable and plan.system:
+            inputs[self.system_variable] = plan.system
+        files: list[dict[str, Any]] = []
+        uploads: list[ImageUpload] = []
+        if messages:
+            files, uploads = image_files(messages[-1])
+        return _Request(
+            completion=False,
+            inputs=inputs,
+            query=plan.render_query(system_as_context=self.system_variable is None),
+            conversation_id=plan.conversation_id,
+            files=files,
+            uploads=uploads,
+            turns=turns,
+        )
+
+    def _complete_request(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any], mode: str
+    ) -> _Request:
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        if not prompt.strip():
+            raise ValueError("the prompt must not be empty")
+        inputs = self._merged_inputs(kwargs)
+        if mode == "completion":
+            inputs[self.input_key] = prompt
+            return _Request(completion=True, inputs=inputs)
+        _check_chat_mode(mode)
+        return _Request(completion=False, inputs=inputs, query=prompt)
+
+    def _finish(self, request: _Request, result: Any) -> None:
+        if request.turns is not None:
+            self._tracker.record(request.turns, result.answer, result.conversation_id)
+
+    # ------------------------------------------------------------------ I/O loops
+
+    def _open_sync(self, request: _Request) -> Any:
+        client = self._clients.sync
+        user = self._clients.user
+        files = list(request.files)
+        for upload in request.uploads:
+            uploaded = client.upload_file(
+                upload.data, filename=upload.filename, mime_type=upload.mime_type, user=user
+            )
+            files.append(_local_image(uploaded))
+        if request.completion:
+            return client.stream_completion(request.inputs, user=user, files=files or None)
+        return client.stream_chat_message(
+            request.query or "",
+            user=user,
+            inputs=request.inputs,
+            conversation_id=request.conversation_id,
+            files=files or None,
+        )
+
+    async def _open_async(self, request: _Request) -> Any:
+        client = self._clients.async_
+        user = self._clients.user
+        files = list(request.files)
+        for upload in request.uploads:
+            uploaded = await client.upload_file(
+                upload.data, filename=upload.filename, mime_type=upload.mime_type, user=user
+            )
+            files.append(_local_image(uploaded))
+        if request.completion:
+            return client.stream_completion(request.inputs, user=user, files=files or None)
+        return client.stream_chat_message(
+            request.query or "",
+            user=user,
+            inputs=request.inputs,
+            conversation_id=request.conversation_id,
+            files=files or None,
+        )
+
+    def _steps_sync(self, request: _Request) -> Iterator[tuple[Any, str, str]]:
+        return iter_steps(self._open_sync(request), partial(self._finish, request))
+
+    async def _steps_async(self, request: _Request) -> AsyncIterator[tuple[Any, str, str]]:
+        stream = await self._open_async(request)
+        async for step in aiter_steps(stream, partial(self._finish, request)):
+            yield step
+
+    # ------------------------------------------------------------------ the eight methods
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Send the last user message (history by the conversation rule); wait for the answer."""
+        request = self._chat_request(messages, kwargs, self._mode_sync())
+        result, text = fold(self._open_sync(request), partial(self._finish, request))
+        return to_chat_response(result, text=text)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Like :meth:`chat`, yielding a response per streamed delta."""
+        request = self._chat_request(messages, kwargs, self._mode_sync())
+
+        def gen() -> ChatResponseGen:
+            for result, text, delta in self._steps_sync(request):
+                yield to_chat_response(result, text=text, delta=delta)
+
+        return gen()
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Send one prompt (a new conversation on chat apps); wait for the answer."""
+        request = self._complete_request(prompt, formatted, kwargs, self._mode_sync())
+        result, text = fold(self._open_sync(request), partial(self._finish, request))
+        return to_completion_response(result, text=text)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Like :meth:`complete`, yielding a response per streamed delta."""
+        request = self._complete_request(prompt, formatted, kwargs, self._mode_sync())
+
+        def gen() -> CompletionResponseGen:
+            for result, text, delta in self._steps_sync(request):
+                yield to_completion_response(result, text=text, delta=delta)
+
+        return gen()
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async :meth:`chat` on the native async client."""
+        request = self._chat_request(messages, kwargs, await self._mode_async())
+        result, text = await afold(await self._open_async(request), partial(self._finish, request))
+        return to_chat_response(result, text=text)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Async :meth:`stream_chat` on the native async client."""
+        request = self._chat_request(messages, kwargs, await self._mode_async())
+
+        async def gen() -> ChatResponseAsyncGen:
+            async for result, text, delta in self._steps_async(request):
+                yield to_chat_response(result, text=text, delta=delta)
+
+        return gen()
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Async :meth:`complete` on the native async client."""
+        request = self._complete_request(prompt, formatted, kwargs, await self._mode_async())
+        result, text = await afold(await self._open_async(request), partial(self._finish, request))
+        return to_completion_response(result, text=text)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Async :meth:`stream_complete` on the native async client."""
+        request = self._complete_request(prompt, formatted, kwargs, await self._mode_async())
+
+        async def gen() -> CompletionResponseAsyncGen:
+            async for result, text, delta in self._steps_async(request):
+                yield to_completion_response(result, text=text, delta=delta)
+
+        return gen()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the sync client if this instance created it."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close every client this instance created."""
+        await self._clients.aclose()
+
+
+def _check_chat_mode(mode: str) -> None:
+    if mode not in _CHAT_MODES:
+        raise ValueError(
+            f"DifyLLM works with chat, agent-chat, advanced-chat and completion apps; this app "
+            f"is a {mode!r} app (use DifyWorkflowTool for workflow apps)"
+        )
+
+
+def _local_image(uploaded: Any) -> dict[str, Any]:
+    return {"type": "image", "transfer_method": "local_file", "upload_file_id": uploaded.id}
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,261 @@
+"""``DifyWorkflowTool``: a Dify workflow app as a LlamaIndex tool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.tools.types import (
+    AsyncBaseTool,
+    DefaultToolFnSchema,
+    ToolMetadata,
+    ToolOutput,
+)
+from pydantic import BaseModel, SecretStr
+
+from dify_integrations.core.async_client import AsyncDifyClient
+from dify_integrations.core.client import DifyClient
+from dify_integrations.core.config import TimeoutLike
+from dify_integrations.core.errors import StreamError
+from dify_integrations.core.input_schema import (
+    InputField,
+    fields_to_model,
+    parse_user_input_form,
+    tool_name,
+)
+from dify_integrations.llama_index._clients import ClientPair
+from dify_integrations.llama_index._convert import (
+    as_dict,
+    tool_arguments,
+    workflow_error_output,
+    workflow_tool_output,
+)
+from dify_integrations.llama_index._streaming import afold, fold
+
+__all__ = ["DifyWorkflowTool"]
+
+
+class DifyWorkflowTool(AsyncBaseTool):
+    """A Dify workflow app as a LlamaIndex tool (sync ``call``, native async ``acall``).
+
+    Build it with :meth:`from_app` (or :meth:`afrom_app`): the tool's name, description
+    and argument schema (``fn_schema``) come from the app's ``GET /info`` and
+    ``GET /parameters`` (the same mapping as the LangChain tool). A call runs the workflow
+    in streaming mode and returns a ``ToolOutput`` whose content is the text output (or
+    all outputs as JSON) and whose ``raw_output`` is the outputs dict. A run that Dify
+    reports as ``failed`` or ``stopped`` gives ``is_error=True`` with Dify's error text, so
+    an agent can read it; HTTP errors (bad key, bad inputs) raise the core's exceptions.
+
+    Setup:
+        Set ``DIFY_API_KEY`` (the workflow app's key) and ``DIFY_BASE_URL``.
+
+    Instantiate:
+        ```python
+        from dify_integrations.llama_index import DifyWorkflowTool
+
+        tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://127.0.0.1:5001/v1")
+        ```
+
+    Invoke:
+        ```python
+        output = tool.call(text="Bonjour")
+        print(output.content, output.raw_output)
+        ```
+
+    Async:
+        ```python
+        output = await tool.acall(text="Bonjour")
+        ```
+    """
+
+    def __init__(
+        self,
+        metadata: ToolMetadata,
+        fields: Sequence[InputField] = (),
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+    ) -> None:
+        self._metadata = metadata
+        self._fields = list(fields)
+        custom = metadata.fn_schema not in (None, DefaultToolFnSchema)
+        self._schema: type[BaseModel] = (
+            metadata.fn_schema if custom and metadata.fn_schema else fields_to_model(self._fields)
+        )
+        self._clients = ClientPair(
+            api_key=api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            async_client=async_client,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DifyWorkflowTool(name={self._metadata.name!r}, "
+            f"base_url={self._clients.config.base_url!r})"
+        )
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_app(
+        cls,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        return_direct: bool = False,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+    ) -> DifyWorkflowTool:
+        """Describe a workflow app as a tool, from its ``/info`` and ``/parameters``.
+
+        Args:
+            api_key: The workflow app's key; else ``DIFY_API_KEY``.
+            base_url: Service API root; else ``DIFY_BASE_URL``.
+            name: Tool name; default: the app's name, sanitised.
+            description: Tool description; default: the app's description.
+            user: End-user id for the runs.
+            timeout: Client timeouts.
+            max_retries: Client retries (workflow runs themselves are never resent).
+            return_direct: Whether an agent returns the tool output as its answer.
+            client: An existing sync client.
+            async_client: An existing async client.
+
+        Returns:
+            The tool.
+
+        Raises:
+            ValueError: If the app is not a workflow app.
+        """
+        tool = cls(
+            ToolMetadata(description="", name=name),
+            api_key=api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            async_client=async_client,
+        )
+        sync = tool._clients.sync
+        tool._describe(sync.get_info(), sync.get_parameters(), name, description, return_direct)
+        return tool
+
+    @classmethod
+    async def afrom_app(
+        cls,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        user: str | None = None,
+        timeout: TimeoutLike = None,  # noqa: ASYNC109 - the client's timeouts, not a deadline
+        max_retries: int | None = None,
+        return_direct: bool = False,
+        client: DifyClient | None = None,
+        async_client: AsyncDifyClient | None = None,
+    ) -> DifyWorkflowTool:
+        """Async :meth:`from_app` (the two lookups go through the async client)."""
+        tool = cls(
+            ToolMetadata(description="", name=name),
+            api_key=api_key,
+            base_url=base_url,
+            user=user,
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            async_client=async_client,
+        )
+        aclient = tool._clients.async_
+        info = await aclient.get_info()
+        parameters = await aclient.get_parameters()
+        tool._describe(info, parameters, name, description, return_direct)
+        return tool
+
+    def _describe(
+        self,
+        info: Any,
+        parameters: Any,
+        name: str | None,
+        description: str | None,
+        return_direct: bool,
+    ) -> None:
+        app = as_dict(info)
+        mode = app.get("mode")
+        if mode and mode != "workflow":
+            raise ValueError(
+                f"DifyWorkflowTool needs a workflow app; {app.get('name')!r} is a {mode!r} app"
+            )
+        app_name = str(app.get("name") or "")
+        fields = parse_user_input_form(as_dict(parameters).get("user_input_form"))
+        final_name = name or tool_name(app_name)
+        schema = fields_to_model(fields, _model_name(final_name))
+        text = description or app.get("description") or f"Run the Dify workflow {app_name!r}."
+        self._fields = fields
+        self._schema = schema
+        self._metadata = ToolMetadata(
+            description=str(text),
+            name=final_name,
+            fn_schema=schema,
+            return_direct=return_direct,
+        )
+
+    # ------------------------------------------------------------------ the tool
+
+    @property
+    def metadata(self) -> ToolMetadata:
+        """Name, description and argument schema of the tool."""
+        return self._metadata
+
+    @property
+    def fields(self) -> list[InputField]:
+        """The app's input variables."""
+        return list(self._fields)
+
+    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        """Run the workflow with these inputs (streaming) and wait for its outputs."""
+        inputs = tool_arguments(self._fields, self._schema, args, kwargs)
+        name = self._metadata.get_name()
+        stream = self._clients.sync.stream_workflow(inputs, user=self._clients.user)
+        try:
+            result, _ = fold(stream)
+        except StreamError as exc:
+            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
+        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        """Async :meth:`call` on the native async client."""
+        inputs = tool_arguments(self._fields, self._schema, args, kwargs)
+        name = self._metadata.get_name()
+        stream = self._clients.async_.stream_workflow(inputs, user=self._clients.user)
+        try:
+            result, _ = await afold(stream)
+        except StreamError as exc:
+            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
+        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+
+    def close(self) -> None:
+        """Close the sync client if this tool created it."""
+        self._clients.close()
+
+    async def aclose(self) -> None:
+        """Close every client this tool created."""
+        await self._clients.aclose()
+
+
+def _model_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_") if part) + "Inputs"

@@ -1,0 +1,42 @@
+"""``python -m dify_integrations.testing [--host H] [--port N]``: serve the default workspace.
+
+Prints one JSON line to stdout (``base_url``, ``dataset_api_key``, ``dataset_id``, ``apps``
+mode -> key) once the server accepts connections, then serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from ._demo import populate
+from ._server import DifyTestServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m dify_integrations.testing")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ping-interval", type=float, default=10.0)
+    parser.add_argument("--token-delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with DifyTestServer(
+        args.host, args.port, ping_interval=args.ping_interval, token_delay=args.token_delay
+    ) as server:
+        print(json.dumps(populate(server)), flush=True)
+        try:
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The middleware every request goes through: routing errors as Dify bodies, the request
+log, fault injection, and mapping handler exceptions to Dify error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ._errors import (
+    METHOD_NOT_ALLOWED_MESSAGE,
+    NOT_FOUND_MESSAGE,
+    DifyHTTPError,
+    error_body,
+    json_response,
+)
+from ._faults import Fault
+from ._http import key_kind
+from ._log import LoggedRequest
+from ._settings import settings
+
+logger = logging.getLogger("dify_integrations.testing")
+
+# ``web.RequestKey`` exists in newer aiohttp; plain strings work (with a warning) elsewhere.
+_REQUEST_KEY: Any = getattr(web, "RequestKey", None)
+STREAM_FAULT_KEY: Any = (
+    _REQUEST_KEY("dify_stream_fault", Fault) if _REQUEST_KEY else "dify_stream_fault"
+)
+LOG_ENTRY_KEY: Any = (
+    _REQUEST_KEY("dify_log_entry", LoggedRequest) if _REQUEST_KEY else "dify_log_entry"
+)
+_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def route_template(request: web.Request) -> str | None:
+    """The matched route template without the ``/v1`` prefix, or ``None``."""
+    info = request.match_info
+    if info.http_exception is not None:
+        return None
+    resource = info.route.resource
+    if resource is None:
+        return None
+    return resource.canonical.removeprefix("/v1") or "/"
+
+
+async def _log_body(request: web.Request) -> Any:
+    if request.content_type == "application/json" and request.can_read_body:
+        raw = await request.read()
+        try:
+            return json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            return raw.decode("utf-8", "replace")
+    return None
+
+
+def _fault_response(fault: Fault) -> web.Response:
+    status = fault.status if fault.status is not None else 500
+    headers = dict(fault.headers)
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(fault.retry_after)
+    body = fault.body
+    if body is None:
+        body = error_body(status, fault.code, fault.message)
+    if isinstance(body, bytes | str):
+        raw = body.encode() if isinstance(body, str) else body
+        headers.setdefault("Content-Type", "application/json")
+        return web.Response(body=raw, status=status, headers=headers)
+    return json_response(body, status, headers)
+
+
+@web.middleware
+async def dify_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Log, inject faults, run the handler and turn errors into Dify bodies."""
+    conf = settings(request)
+    template = route_template(request)
+    body = await _log_body(request)
+    user = body.get("user") if isinstance(body, dict) else None
+    if user is None:
+        user = request.query.get("user")
+    entry = LoggedRequest(
+        method=request.method,
+        path=request.path,
+        route=template,
+        user=None if user is None else str(user),
+        body=body,
+        query=dict(request.query),
+        time=time.time(),
+        key_kind=key_kind(request),
+        headers={k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
+    )
+    conf.log.append(entry)
+    request[LOG_ENTRY_KEY] = entry
+    streaming = isinstance(body, dict) and body.get("response_mode") == "streaming"
+    active = conf.faults.take(
+        request.method,
+        template or request.path.removeprefix("/v1"),
+        request.path.removeprefix("/v1"),
+        streaming,
+    )
+    if active.pre is not None:
+        await asyncio.sleep(active.pre.delay)
+    if active.respond is not None:
+        if active.respond.kind == "drop":
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        fault_response = _fault_response(active.respond)
+        entry.status = fault_response.status
+        return fault_response
+    if active.stream is not None:
+        request[STREAM_FAULT_KEY] = active.stream
+    response: web.StreamResponse
+    try:
+        if request.match_info.http_exception is not None:
+            exc = request.match_info.http_exception
+            if exc.status == 405:
+                raise DifyHTTPError(405, "method_not_allowed", METHOD_NOT_ALLOWED_MESSAGE)
+            raise DifyHTTPError(404, "not_found", NOT_FOUND_MESSAGE)
+        response = await handler(request)
+    except DifyHTTPError as err:
+        response = err.response()
+    except web.HTTPException as exc:
+        response = json_response(error_body(exc.status), exc.status)
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception:
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        response = json_response(error_body(500), 500)
+    entry.status = response.status
+    return response

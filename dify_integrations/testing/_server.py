@@ -1,0 +1,542 @@
+"""``DifyTestServer``: the aiohttp server in a background thread, and its Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from . import (
+    _routes_app,
+    _routes_chat,
+    _routes_conversations,
+    _routes_datasets,
+    _routes_files,
+    _routes_workflow,
+)
+from ._faults import Fault, FaultKind
+from ._http import WORKSPACE_KEY
+from ._log import LoggedRequest
+from ._middleware import dify_middleware
+from ._settings import SETTINGS_KEY, Settings, UploadLimits
+from ._workspace import (
+    App,
+    ChatMode,
+    Dataset,
+    Document,
+    Responder,
+    WorkflowHandler,
+    Workspace,
+    new_id,
+    normalize_form,
+)
+
+
+class DifyTestServer:
+    """A local Dify-compatible server speaking the real Service API wire protocol.
+
+    It runs an aiohttp server on ``host`` (loopback by default; a free port unless ``port``
+    is given) in a background thread with its own event loop. Apps and knowledge bases live
+    in memory and are created through this object, from any thread, also while it runs.
+
+    Example:
+        ```python
+        with DifyTestServer() as server:
+            kb = server.create_dataset("Handbook", documents=[{"name": "returns.md",
+                "text": "Items can be returned within 30 days."}])
+            app = server.create_chat_app("Support", dataset_ids=[kb.id])
+            requests.post(f"{server.base_url}/chat-messages",
+                          headers={"Authorization": f"Bearer {app.api_key}"},
+                          json={"query": "return window?", "inputs": {}, "user": "u1"})
+        ```
+
+    Args:
+        host: Interface to bind (``127.0.0.1``).
+        port: TCP port; ``0`` picks a free one.
+        ping_interval: Seconds of silence after which streams send ``event: ping``.
+        token_delay: Default seconds to wait before each streamed piece (per-app override).
+        upload_limits: Upload size limits and extension blacklist.
+        server_version: ``server_version`` reported by ``GET /v1/``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ping_interval: float = 10.0,
+        token_delay: float = 0.0,
+        upload_limits: UploadLimits | None = None,
+        server_version: str = "1.9.1",
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self.workspace = Workspace()
+        self.settings = Settings(
+            ping_interval=ping_interval,
+            token_delay=token_delay,
+            upload_limits=upload_limits or UploadLimits(),
+            server_version=server_version,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[dify_middleware], client_max_size=1024**3)
+        app[WORKSPACE_KEY] = self.workspace
+        app[SETTINGS_KEY] = self.settings
+        for module in (
+            _routes_app,
+            _routes_chat,
+            _routes_workflow,
+            _routes_conversations,
+            _routes_datasets,
+            _routes_files,
+        ):
+            app.add_routes(module.routes)
+        return app
+
+    async def _startup(self) -> None:
+        self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.host, self._requested_port, backlog=2048, reuse_address=True
+        )
+        await site.start()
+        address = self._runner.addresses[0]
+        self.port = int(address[1])
+
+    async def _shutdown(self) -> None:
+        self.settings.tasks.stop_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def start(self) -> DifyTestServer:
+        """Start serving in a background thread; returns ``self`` once it accepts connections."""
+        if self._thread is not None:
+            return self
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._startup())
+            except BaseException as exc:  # surfaced to start()'s caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="DifyTestServer", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            loop.close()
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (running generations are stopped) and join its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+            self._loop = self._thread = self._runner = None
+
+    def __enter__(self) -> DifyTestServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Root URL, e.g. ``http://127.0.0.1:5123``."""
+        if self.port is None:
+            raise RuntimeError("DifyTestServer is not running; call start() or use `with`")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Service API base URL, ending with ``/v1``."""
+        return self.url + "/v1"
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def ping_interval(self) -> float:
+        """Seconds of silence after which streams send a ``ping`` (settable)."""
+        return self.settings.ping_interval
+
+    @ping_interval.setter
+    def ping_interval(self, value: float) -> None:
+        self.settings.ping_interval = value
+
+    @property
+    def token_delay(self) -> float:
+        """Default seconds before each streamed piece (settable; apps may override)."""
+        return self.settings.token_delay
+
+    @token_delay.setter
+    def token_delay(self, value: float) -> None:
+        self.settings.token_delay = value
+
+    @property
+    def upload_limits(self) -> UploadLimits:
+        """Upload limits (mutable)."""
+        return self.settings.upload_limits
+
+    # ------------------------------------------------------------------ knowledge
+
+    @property
+    def dataset_api_key(self) -> str:
+        """The workspace's knowledge API key (``dataset-…``)."""
+        return self.workspace.dataset_api_keys[0]
+
+    def create_dataset(
+        self,
+        name: str,
+        documents: Iterable[Mapping[str, Any]] = (),
+        *,
+        description: str | None = None,
+        tags: Sequence[str] = (),
+        chunk_size: int = 500,
+        search_method: str = "semantic_search",
+        top_k: int = 4,
+        enable_api: bool = True,
+    ) -> Dataset:
+        """Create a knowledge base.
+
+        Args:
+            name: Dataset name.
+            documents: ``[{"name": str, "text": str, "metadata": dict}]``; each text is split
+                into segments (paragraphs, at most ``chunk_size`` characters).
+            description: Dataset description.
+            tags: Tag names (listed, filterable with ``tag_ids``).
+            chunk_size: Maximum segment length in characters.
+            search_method: Saved default ``search_method`` (used when a retrieve request has
+                no ``retrieval_model``).
+            top_k: Saved default ``top_k``.
+            enable_api: ``False`` makes its routes answer 403.
+
+        Returns:
+            The ``Dataset`` (``.id``, ``.name``, ``.documents``).
+        """
+        return self.workspace.create_dataset(
+            name,
+            list(documents),
+            description=description,
+            tags=tags,
+            chunk_size=chunk_size,
+            search_method=search_method,
+            top_k=top_k,
+            enable_api=enable_api,
+        )
+
+    def add_document(
+        self,
+        dataset: Dataset | str,
+        name: str,
+        text: str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Document:
+        """Add a document to a knowledge base (a ``Dataset`` or its id); searchable at once."""
+        dataset_id = dataset.id if isinstance(dataset, Dataset) else dataset
+        return self.workspace.add_document(dataset_id, name, text, metadata)
+
+    # ------------------------------------------------------------------ apps
+
+    def _add(self, app: App) -> App:
+        return self.workspace.add_app(app)
+
+    def create_chat_app(
+        self,
+        name: str,
+        mode: ChatMode = "chat",
+        dataset_ids: Iterable[str] = (),
+        responder: Responder | None = None,
+        user_input_form: Iterable[Mapping[str, Any]] | None = None,
+        opening_statement: str = "",
+        token_delay: float | None = None,
+        description: str = "",
+        *,
+        suggested_questions: Sequence[str] = (),
+        show_retrieve_source: bool = True,
+        suggested_questions_after_answer: bool = False,
+        tags: Sequence[str] = (),
+    ) -> App:
+        """Create a chat-family app (``chat``, ``agent-chat`` or ``advanced-chat``).
+
+        Args:
+            name: App name (``/info``).
+            mode: ``"chat"``, ``"agent-chat"`` (streaming only; ``agent_thought`` and
+                ``agent_message`` events) or ``"advanced-chat"`` (chatflow: workflow and node
+                events around the ``message`` deltas).
+            dataset_ids: Knowledge bases the app retrieves from before answering.
+            responder: ``responder(query, inputs, history, files) -> str | Iterable[str]``
+                (also an awaitable or async iterable); ``history`` is the list of
+                ``(query, answer)`` of previous turns. It runs on the server's event loop:
+                keep it quick and use ``token_delay`` for pacing. Raising ``ValueError``
+                ends a stream with an ``invalid_param`` error event (others:
+                ``internal_server_error``); chatflows report ``Run failed: …``. Default:
+                an extractive answer from the knowledge bases (``You said: <query>`` when
+                the app has none).
+            user_input_form: Variables in Dify's shape (``[{"text-input": {"label",
+                "variable", "required", "max_length", "default"}}, {"select": {...,
+                "options"}}, ...]``) or flat (``[{"type": "select", "variable": ...}]``).
+            opening_statement: Shown in ``/parameters`` and as conversation ``introduction``.
+            token_delay: Seconds before each streamed piece (``None``: server default).
+            description: App description (``/info``).
+            suggested_questions: ``/parameters`` ``suggested_questions``.
+            show_retrieve_source: Report ``retriever_resources`` (citations).
+            suggested_questions_after_answer: Enables ``/messages/{id}/suggested``.
+            tags: ``/info`` tags.
+
+        Returns:
+            The ``App`` (``.api_key`` ``app-…``, ``.id``, ``.name``, ``.mode``).
+        """
+        if mode not in ("chat", "agent-chat", "advanced-chat"):
+            raise ValueError(f"mode must be chat, agent-chat or advanced-chat, not {mode!r}")
+        return self._add(
+            App(
+                id=new_id(),
+                name=name,
+                mode=mode,
+                api_key=Workspace.new_app_key(),
+                description=description,
+                user_input_form=normalize_form(user_input_form),
+                opening_statement=opening_statement,
+                suggested_questions=list(suggested_questions),
+                dataset_ids=list(dataset_ids),
+                responder=responder,
+                token_delay=token_delay,
+                show_retrieve_source=show_retrieve_source,
+                suggested_questions_after_answer=suggested_questions_after_answer,
+                tags=list(tags),
+            )
+        )
+
+    def create_completion_app(
+        self,
+        name: str,
+        template: str = "{{query}}",
+        user_input_form: Iterable[Mapping[str, Any]] | None = None,
+        *,
+        responder: Responder | None = None,
+        dataset_ids: Iterable[str] = (),
+        token_delay: float | None = None,
+        description: str = "",
+        tags: Sequence[str] = (),
+    ) -> App:
+        """Create a completion (text generator) app.
+
+        Args:
+            name: App name.
+            template: The answer: ``{{variable}}`` placeholders rendered over ``inputs``
+                (and ``{{query}}``). With a ``responder``, the rendered template is passed
+                to it as the query instead.
+            user_input_form: As for ``create_chat_app``.
+            responder: Optional ``responder(rendered, inputs, [], files)``.
+            dataset_ids: Knowledge bases (for ``retriever_resources``).
+            token_delay: Seconds before each streamed piece.
+            description: App description.
+            tags: ``/info`` tags.
+        """
+        return self._add(
+            App(
+                id=new_id(),
+                name=name,
+                mode="completion",
+                api_key=Workspace.new_app_key(),
+                description=description,
+                user_input_form=normalize_form(user_input_form),
+                template=template,
+                responder=responder,
+                dataset_ids=list(dataset_ids),
+                token_delay=token_delay,
+                tags=list(tags),
+            )
+        )
+
+    def create_workflow_app(
+        self,
+        name: str,
+        handler: WorkflowHandler,
+        description: str = "",
+        user_input_form: Iterable[Mapping[str, Any]] | None = None,
+        nodes: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        token_delay: float | None = None,
+        tags: Sequence[str] = (),
+    ) -> App:
+        """Create a workflow app that runs a Python callable.
+
+        The run emits ``workflow_started``, ``node_started``/``node_finished`` for Start,
+        each node of ``nodes`` and End, ``text_chunk`` for streamed text, then
+        ``workflow_finished``.
+
+        Args:
+            name: App name.
+            handler: ``handler(inputs: dict) -> dict`` of outputs. It may be a generator
+                that yields text pieces (each becomes a ``text_chunk``, paced by
+                ``token_delay``) and *returns* the outputs dict (default
+                ``{"text": <joined pieces>}``); an ``async def`` is awaited. Raising makes
+                a failed run (``node_finished`` and ``workflow_finished`` with status
+                ``failed`` and ``error`` = the exception text; no ``error`` event). A stop
+                request ends the run with ``workflow_finished`` ``stopped``. It runs on the
+                server's event loop: keep it quick.
+            description: App description.
+            user_input_form: As for ``create_chat_app``.
+            nodes: Node specs between Start and End, ``[{"node_type": "llm", "title":
+                "Summarise"}, ...]``; the handler runs in the last one (default one
+                ``code`` node titled ``Code``).
+            token_delay: Seconds before the handler runs and before each text chunk.
+            tags: ``/info`` tags.
+        """
+        return self._add(
+            App(
+                id=new_id(),
+                name=name,
+                mode="workflow",
+                api_key=Workspace.new_app_key(),
+                description=description,
+                user_input_form=normalize_form(user_input_form),
+                handler=handler,
+                nodes=[dict(n) for n in nodes or []],
+                token_delay=token_delay,
+                tags=list(tags),
+            )
+        )
+
+    # ------------------------------------------------------------------ faults, log, counters
+
+    def inject_fault(
+        self,
+        route: str,
+        kind: FaultKind = "status",
+        *,
+        count: int | None = 1,
+        method: str | None = None,
+        status: int | None = None,
+        body: Any = None,
+        retry_after: float | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+        after_events: int = 0,
+        code: str | None = None,
+        message: str | None = None,
+        duration: float = 1.0,
+        ping_interval: float | None = None,
+        frame: bytes | None = None,
+        clean: bool = False,
+    ) -> Fault:
+        """Make the next ``count`` matching requests misbehave.
+
+        Kinds (``route`` without ``/v1``, a template like ``/chat-messages/{task_id}/stop``,
+        a concrete path, or an ``fnmatch`` pattern; ``method`` limits it further):
+
+        - ``"status"``: answer ``status`` (default 500) with ``body`` (default: the Dify error
+          body for that status, or ``{code, message, status}`` from ``code``/``message``),
+          ``Retry-After: retry_after`` if given, and extra ``headers``.
+        - ``"delay"``: wait ``delay`` seconds, then answer normally (combines with one
+          response fault and one stream fault).
+        - ``"drop"``: close the connection before any response byte.
+        - ``"drop_after"`` (streams): close the connection after ``after_events`` payload
+          events (``clean=True`` ends the chunked body properly instead of aborting).
+        - ``"error_event"`` (streams): after ``after_events`` events send an ``error`` event
+          (``code``, ``message``, ``status`` default 500 ``internal_server_error``) and end.
+        - ``"malformed"`` (streams): after ``after_events`` events send ``frame`` (default an
+          unterminated JSON ``data:`` line) and end.
+        - ``"stall"`` (streams): after ``after_events`` events send only pings (every
+          ``ping_interval``, default the server's) for ``duration`` seconds, then continue.
+
+        Stream kinds match only requests whose JSON body has ``response_mode: streaming``.
+
+        Returns:
+            The ``Fault``; its ``fired`` attribute counts how often it applied.
+        """
+        fault = Fault(
+            route=route,
+            kind=kind,
+            count=count,
+            method=method,
+            status=status,
+            body=body,
+            retry_after=retry_after,
+            headers=dict(headers or {}),
+            delay=delay,
+            after_events=after_events,
+            code=code,
+            message=message,
+            duration=duration,
+            ping_interval=ping_interval,
+            frame=frame,
+            clean=clean,
+        )
+        return self.settings.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault."""
+        self.settings.faults.clear()
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """Requests received so far (oldest first), without the ``Authorization`` header."""
+        return self.settings.log.snapshot()
+
+    def reset_log(self) -> None:
+        """Forget the request log."""
+        self.settings.log.clear()
+
+    def requests_to(self, route: str, method: str | None = None) -> list[LoggedRequest]:
+        """Logged requests whose path (with or without ``/v1``) or route template is ``route``."""
+        wanted = route.removeprefix("/v1")
+        return [
+            r
+            for r in self.request_log
+            if (method is None or r.method == method.upper())
+            and wanted in (r.route, r.path.removeprefix("/v1"))
+        ]
+
+    def message_count(self, conversation_id: str) -> int:
+        """Messages stored in a conversation (0 for an unknown id)."""
+        return self.workspace.message_count(conversation_id)
+
+    def stop_calls(self, task_id: str) -> int:
+        """How many stop requests named ``task_id`` (any stop route)."""
+        with self.workspace.lock:
+            return self.workspace.stop_calls.get(task_id, 0)
+
+    def get_app(self, api_key: str) -> App | None:
+        """The app with this key, if any."""
+        with self.workspace.lock:
+            return self.workspace.apps_by_key.get(api_key)
+
+    def __repr__(self) -> str:
+        state = self.base_url if self.port is not None else "stopped"
+        return f"DifyTestServer({state})"

@@ -1,0 +1,60 @@
+"""Server-wide settings shared with the route handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from ._faults import FaultRegistry
+from ._log import RequestLog
+from ._tasks import TaskRegistry
+
+MB = 1024 * 1024
+
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif", "svg"})
+VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "mpeg", "webm"})
+AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "wav", "amr", "mpga"})
+
+
+@dataclass
+class UploadLimits:
+    """Upload size limits in bytes per extension class, and the extension blacklist."""
+
+    image: int = 10 * MB
+    video: int = 100 * MB
+    audio: int = 50 * MB
+    other: int = 15 * MB
+    blacklist: frozenset[str] = frozenset()
+
+    def for_extension(self, extension: str) -> int:
+        """The size limit that applies to a file with this extension (no dot)."""
+        ext = extension.lower()
+        if ext in IMAGE_EXTENSIONS:
+            return self.image
+        if ext in VIDEO_EXTENSIONS:
+            return self.video
+        if ext in AUDIO_EXTENSIONS:
+            return self.audio
+        return self.other
+
+
+@dataclass
+class Settings:
+    """Settings of one server."""
+
+    ping_interval: float = 10.0
+    token_delay: float = 0.0
+    upload_limits: UploadLimits = field(default_factory=UploadLimits)
+    server_version: str = "1.9.1"
+    faults: FaultRegistry = field(default_factory=FaultRegistry)
+    log: RequestLog = field(default_factory=RequestLog)
+    tasks: TaskRegistry = field(default_factory=TaskRegistry)
+
+
+SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
+
+
+def settings(request: web.Request) -> Settings:
+    """The settings of the server handling ``request``."""
+    return request.app[SETTINGS_KEY]

@@ -1,0 +1,83 @@
+"""Fixtures for the core tests: one local Dify server per session, sync/async runners."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dify_integrations.testing import DifyTestServer, UploadLimits
+
+from ._core_support import HANDBOOK, Apps, Runner
+
+
+@pytest.fixture(scope="session")
+def dify_server() -> Iterator[DifyTestServer]:
+    """One local Dify server for the whole session (fast pings so stream tests stay short)."""
+    limits = UploadLimits(image=64 * 1024, other=64 * 1024)
+    with DifyTestServer(ping_interval=0.2, upload_limits=limits) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def apps(dify_server: DifyTestServer) -> Apps:
+    """A chat, agent, chatflow, completion and workflow app plus one knowledge base."""
+    ds = dify_server.create_dataset("Handbook", documents=HANDBOOK)
+    chat = dify_server.create_chat_app("Support", mode="chat", dataset_ids=[ds.id])
+    agent = dify_server.create_chat_app("Agent", mode="agent-chat", dataset_ids=[ds.id])
+    flow = dify_server.create_chat_app("Flow", mode="advanced-chat", dataset_ids=[ds.id])
+    comp = dify_server.create_completion_app("Writer", template="Summary of {{query}}")
+    wf = dify_server.create_workflow_app(
+        "Upper", handler=lambda inputs: {"text": str(inputs.get("text", "")).upper()}
+    )
+    slow_chat = dify_server.create_chat_app(
+        "Slow", responder=lambda q, i, h, f: iter([f"w{n} " for n in range(400)]), token_delay=0.02
+    )
+
+    def slow_words(inputs: dict[str, Any]) -> Iterator[str]:
+        for n in range(400):
+            yield f"w{n} "
+
+    slow_wf = dify_server.create_workflow_app("SlowFlow", handler=slow_words, token_delay=0.02)
+    return Apps(
+        server=dify_server,
+        chat_key=chat.api_key,
+        agent_key=agent.api_key,
+        chatflow_key=flow.api_key,
+        completion_key=comp.api_key,
+        workflow_key=wf.api_key,
+        slow_chat_key=slow_chat.api_key,
+        slow_workflow_key=slow_wf.api_key,
+        dataset_id=ds.id,
+        dataset_key=dify_server.dataset_api_key,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "dify_server" in request.fixturenames:
+        request.getfixturevalue("dify_server").clear_faults()
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over the sync and the async client."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_runner(kind: str, dify_server: DifyTestServer) -> Iterator[Any]:
+    """Factory: ``make_runner(api_key, **kwargs)`` -> `Runner` of the current kind."""
+    runners: list[Runner] = []
+
+    def make(api_key: str, **kwargs: Any) -> Runner:
+        kwargs.setdefault("base_url", dify_server.base_url)
+        runner = Runner(kind, api_key=api_key, **kwargs)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.close()

@@ -1,0 +1,116 @@
+"""Mapping of Dify error bodies, HTML bodies and stream errors to exceptions."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from typing import Any
+
+import pytest
+
+import dify_integrations as di
+from dify_integrations.core.errors import error_from_event, error_from_response
+
+from ._core_support import load_json
+
+EXAMPLES: list[dict[str, Any]] = load_json("error_examples.json")
+
+EXPECTED_CLASS = {
+    400: di.BadRequestError,
+    401: di.AuthenticationError,
+    403: di.PermissionDeniedError,
+    404: di.NotFoundError,
+    413: di.RequestTooLargeError,
+    415: di.UnsupportedMediaTypeError,
+    429: di.RateLimitError,
+    500: di.InternalServerError,
+}
+
+
+@pytest.mark.parametrize("case", EXAMPLES, ids=[e["scenario"][:50] for e in EXAMPLES])
+def test_every_error_example_maps_to_class_and_code(case: dict[str, Any]) -> None:
+    raw = json.dumps(case["body"]).encode()
+    err = error_from_response(case["http_status"], case.get("headers") or {}, raw)
+    assert type(err) is EXPECTED_CLASS[case["http_status"]]
+    assert isinstance(err, di.APIStatusError)
+    assert isinstance(err, di.DifyError)
+    assert err.status_code == case["http_status"]
+    assert err.code == case["body"]["code"]
+    assert err.message == case["body"]["message"]
+    assert err.body == case["body"]
+    for name, value in (case.get("headers") or {}).items():
+        assert err.response_headers[name.lower()] == value
+    assert case["body"]["code"] in str(err)
+
+
+def test_html_gateway_body_gives_short_tag_free_excerpt() -> None:
+    html = (
+        b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+        b"</h1></center><hr><center>nginx</center>" + b"<p>padding</p>" * 200 + b"</body></html>"
+    )
+    err = error_from_response(502, {"Content-Type": "text/html"}, html)
+    assert isinstance(err, di.InternalServerError)
+    assert err.code == "bad_gateway"
+    assert "502 Bad Gateway" in err.message
+    assert "<" not in err.message
+    assert len(err.message) < 300
+
+
+def test_empty_and_unexpected_json_bodies() -> None:
+    empty = error_from_response(503, {}, b"")
+    assert isinstance(empty, di.InternalServerError)
+    assert empty.code == "service_unavailable"
+    odd = error_from_response(418, {}, b"[1, 2]")
+    assert type(odd) is di.APIStatusError
+    assert odd.code == "http_418"
+    assert "unexpected JSON" in odd.message
+
+
+def test_key_is_scrubbed_from_errors() -> None:
+    key = "app-SECRETKEY123"
+    body = json.dumps({"code": "unauthorized", "message": f"bad token {key}", "status": 401})
+    err = error_from_response(401, {}, body.encode(), secret=key)
+    for text in (str(err), repr(err), err.message, json.dumps(err.body)):
+        assert key not in text
+    html = error_from_response(500, {}, f"<p>echo {key}</p>".encode(), secret=key)
+    assert key not in str(html)
+    assert key not in str(html.body)
+
+
+def test_stream_error_from_event() -> None:
+    err = error_from_event(
+        {"event": "error", "code": "completion_request_error", "status": 400, "message": "boom"}
+    )
+    assert isinstance(err, di.StreamError)
+    assert (err.code, err.status, err.message) == ("completion_request_error", 400, "boom")
+    assert "completion_request_error" in str(err)
+
+
+ERRORS = [
+    di.DifyError("plain"),
+    di.BadRequestError(
+        "bad", status_code=400, code="invalid_param", body={"a": 1}, response_headers={"X": "y"}
+    ),
+    di.RateLimitError("slow", status_code=429, code="rate_limit_error"),
+    di.InternalServerError("oops", status_code=503),
+    di.APIConnectionError("down", request_sent=False),
+    di.APITimeoutError("late", request_sent=True),
+    di.StreamError("mid", code="internal_server_error", status=500),
+    di.StreamDecodeError("bad frame", frame="data: {"),
+]
+
+
+@pytest.mark.parametrize("err", ERRORS, ids=lambda e: type(e).__name__)
+def test_errors_pickle_round_trip(err: di.DifyError) -> None:
+    clone = pickle.loads(pickle.dumps(err))
+    assert type(clone) is type(err)
+    assert str(clone) == str(err)
+    assert clone.__dict__ == err.__dict__
+
+
+def test_error_tree() -> None:
+    assert issubclass(di.APITimeoutError, di.APIConnectionError)
+    for cls in EXPECTED_CLASS.values():
+        assert issubclass(cls, di.APIStatusError)
+    for cls in (di.APIStatusError, di.APIConnectionError, di.StreamError, di.StreamDecodeError):
+        assert issubclass(cls, di.DifyError)

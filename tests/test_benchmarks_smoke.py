@@ -1,0 +1,58 @@
+"""Smoke test of `benchmarks/`: every benchmark runs in quick mode and fills its tables.
+
+Nothing here looks at a timing (the machine is shared and noisy): only that each benchmark
+module imports, talks to the benchmark server in its own process, and produces table rows
+with one cell per column.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# `benchmarks/` is not part of the installed package: import it from the project root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import MODULES, runner
+from benchmarks._harness import BenchServer, Context, Table
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench_server() -> Iterator[BenchServer]:
+    with BenchServer() as server:
+        yield server
+
+
+def test_server_process_reports_its_workspace(bench_server: BenchServer) -> None:
+    assert bench_server.base_url.startswith("http://127.0.0.1:")
+    assert bench_server.base_url.endswith("/v1")
+    assert bench_server.pid > 0
+    assert set(bench_server.info["apps"]) == {"tiny", "slow", "clock", "firehose"}
+    assert all(key.startswith("app-") for key in bench_server.info["apps"].values())
+    assert str(bench_server.info["dataset_key"]).startswith("dataset-")
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_benchmark_produces_rows(bench_server: BenchServer, name: str) -> None:
+    tables = runner(name)(Context(server=bench_server, quick=True))
+    assert tables
+    for table in tables:
+        assert isinstance(table, Table)
+        assert table.rows, f"{name}: {table.title} has no rows"
+        for row in table.rows:
+            assert len(row) == len(table.columns)
+            assert row[0].strip()
+        rendered = table.render()
+        assert table.title in rendered
+        assert rendered.count("\n|") == len(table.rows) + 2  # header + rule + rows
+
+
+def test_table_rejects_a_row_of_the_wrong_width() -> None:
+    table = Table("t", ["a", "b"])
+    with pytest.raises(ValueError, match="2 columns"):
+        table.add("only one")
