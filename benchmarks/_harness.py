@@ -142,22 +142,26 @@ class Context:
 # --------------------------------------------------------------------------------------------
 
 
-def time_batch(fn: Callable[[], object], calls: int) -> float:
-    """Seconds per call of `fn`, averaged over `calls` back-to-back calls."""
+def time_batch(fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per call of `fn`, averaged over `calls` back-to-back calls.
+
+    CPU is `time.process_time()` of this process (all its threads): the client's own cost,
+    which the server process and other load on the machine barely touch.
+    """
     gc.collect()
-    start = time.perf_counter()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(calls):
         fn()
-    return (time.perf_counter() - start) / calls
+    return (time.perf_counter() - wall0) / calls, (time.process_time() - cpu0) / calls
 
 
-async def atime_batch(fn: Callable[[], Awaitable[object]], calls: int) -> float:
-    """Seconds per awaited call of `fn`, averaged over `calls` sequential calls."""
+async def atime_batch(fn: Callable[[], Awaitable[object]], calls: int) -> tuple[float, float]:
+    """Async `time_batch`: (wall, CPU) seconds per awaited call, sequential."""
     gc.collect()
-    start = time.perf_counter()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(calls):
         await fn()
-    return (time.perf_counter() - start) / calls
+    return (time.perf_counter() - wall0) / calls, (time.process_time() - cpu0) / calls
 
 
 def _orders(names: Sequence[str], rounds: int) -> Iterable[list[str]]:
@@ -169,21 +173,44 @@ def _orders(names: Sequence[str], rounds: int) -> Iterable[list[str]]:
         yield order if (r // n) % 2 == 0 else order[::-1]
 
 
+@dataclass
+class Samples:
+    """Per-call seconds of each variant, one sample per round: wall clock and client CPU."""
+
+    wall: dict[str, list[float]]
+    cpu: dict[str, list[float]]
+
+    def median(self, name: str, *, cpu: bool = False) -> float:
+        """Median over rounds of `name`'s per-call time."""
+        return median((self.cpu if cpu else self.wall)[name])
+
+    def ratio(self, name: str, base: str, *, cpu: bool = False) -> float:
+        """Median over rounds of `name / base`, both measured in the same round."""
+        return paired_ratio(self.cpu if cpu else self.wall, name, base)
+
+    @property
+    def rounds(self) -> int:
+        """Number of rounds."""
+        return len(next(iter(self.wall.values())))
+
+
 def interleaved(
     variants: Mapping[str, Callable[[], object]], *, rounds: int, calls: int, warmup: int = 20
-) -> dict[str, list[float]]:
-    """Per-call seconds of each variant, one sample per round, variants interleaved.
+) -> Samples:
+    """Per-call times of each variant, one sample per round, variants interleaved.
 
     Every round times `calls` calls of each variant, in an order rotated from round to round.
     """
     for fn in variants.values():
         for _ in range(warmup):
             fn()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    out = Samples({name: [] for name in variants}, {name: [] for name in variants})
     for order in _orders(list(variants), rounds):
         for name in order:
-            samples[name].append(time_batch(variants[name], calls))
-    return samples
+            wall, cpu = time_batch(variants[name], calls)
+            out.wall[name].append(wall)
+            out.cpu[name].append(cpu)
+    return out
 
 
 async def ainterleaved(
@@ -192,16 +219,18 @@ async def ainterleaved(
     rounds: int,
     calls: int,
     warmup: int = 20,
-) -> dict[str, list[float]]:
-    """Async `interleaved`: per-call seconds of each coroutine factory, interleaved."""
+) -> Samples:
+    """Async `interleaved`: per-call times of each coroutine factory, interleaved."""
     for fn in variants.values():
         for _ in range(warmup):
             await fn()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    out = Samples({name: [] for name in variants}, {name: [] for name in variants})
     for order in _orders(list(variants), rounds):
         for name in order:
-            samples[name].append(await atime_batch(variants[name], calls))
-    return samples
+            wall, cpu = await atime_batch(variants[name], calls)
+            out.wall[name].append(wall)
+            out.cpu[name].append(cpu)
+    return out
 
 
 def median(values: Sequence[float]) -> float:

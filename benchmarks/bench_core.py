@@ -1,24 +1,28 @@
 """Benchmark 1: per-call overhead of the core clients against bare HTTP.
 
-`DifyClient.send_chat_message` vs a bare `requests.Session.post(...).json()` of the same
-request, with `dify-client-python` 1.0.3 (httpx) measured in the same run; and
-`AsyncDifyClient.send_chat_message` vs a bare `aiohttp.ClientSession`. The app answers a
-fixed one-word reply, so the server's share is small and stable. Variants are interleaved
-round by round; the ratio is the median over rounds of (variant / bare) in the same round.
+`DifyClient.send_chat_message(..., response_mode="blocking")` vs a bare
+`requests.Session.post(...).json()` of the same blocking request, with `dify-client-python`
+1.0.3 (httpx) measured in the same run; and `AsyncDifyClient` vs a bare
+`aiohttp.ClientSession`. `send_chat_message` streams internally by default (and folds the
+events); that default is measured too, against the bare *streaming* request read to its end.
+
+The app answers a fixed one-word reply, so the server's share is small and stable. Variants
+are interleaved in short batches, the order rotating each round; the ratio is the median
+over rounds of (variant / bare) measured in the same round.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
 
+from benchmarks import _bare
 from benchmarks._harness import (
     Context,
+    Samples,
     Table,
     ainterleaved,
     interleaved,
-    median,
-    paired_ratio,
     ratio,
     us,
     verdict,
@@ -29,9 +33,15 @@ QUERY = "ping"
 USER = "bench-user"
 TARGET = 1.10
 
+BARE_BLOCKING = "bare, blocking"
+OURS_BLOCKING = "ours, blocking"
+THEIRS = "dify-client-python"
+BARE_STREAMING = "bare, streaming"
+OURS_DEFAULT = "ours, default (streams)"
 
-def _body() -> dict[str, Any]:
-    return {"query": QUERY, "inputs": {}, "user": USER, "response_mode": "blocking"}
+
+def _settings(ctx: Context) -> dict[str, int]:
+    return {"rounds": ctx.pick(40, 2), "calls": ctx.pick(25, 2), "warmup": ctx.pick(50, 1)}
 
 
 def run_sync(ctx: Context) -> Table:
@@ -43,20 +53,12 @@ def run_sync(ctx: Context) -> Table:
 
     base_url, key = ctx.server.base_url, ctx.server.key("tiny")
     url = f"{base_url}/chat-messages"
-    headers = {"Authorization": f"Bearer {key}"}
+    blocking = _bare.chat_body(QUERY, USER, streaming=False)
+    streaming = _bare.chat_body(QUERY, USER, streaming=True)
 
     session = requests.Session()
     ours = DifyClient(key, base_url=base_url, user=USER)
     theirs = dify_client.Client(api_key=key, api_base=base_url)
-
-    def bare() -> None:
-        response = session.post(url, json=_body(), headers=headers)
-        response.raise_for_status()
-        data = response.json()
-        assert data["answer"]
-
-    def ours_call() -> None:
-        assert ours.send_chat_message(QUERY).answer
 
     def theirs_call() -> None:
         req = dify_client.models.ChatRequest(
@@ -64,52 +66,25 @@ def run_sync(ctx: Context) -> Table:
         )
         assert theirs.chat_messages(req).answer  # type: ignore[union-attr]
 
-    variants = {
-        "bare requests.Session": bare,
-        "DifyClient": ours_call,
-        "dify-client-python 1.0.3": theirs_call,
+    variants: dict[str, Callable[[], object]] = {
+        BARE_BLOCKING: lambda: _bare.post_json(session, url, key, blocking),
+        OURS_BLOCKING: lambda: ours.send_chat_message(QUERY, response_mode="blocking"),
+        THEIRS: theirs_call,
+        BARE_STREAMING: lambda: _bare.stream_answer(session, url, key, streaming),
+        OURS_DEFAULT: lambda: ours.send_chat_message(QUERY),
     }
     try:
-        samples = interleaved(
-            variants,
-            rounds=ctx.pick(15, 2),
-            calls=ctx.pick(100, 3),
-            warmup=ctx.pick(30, 1),
-        )
+        samples = interleaved(variants, **_settings(ctx))
     finally:
         session.close()
         ours.close()
-
-    base = "bare requests.Session"
-    table = Table(
-        "1a. Core overhead, sync: blocking chat call, per call",
-        ["variant", "median per call", "vs bare requests", "target", "result"],
+    return _table(
+        "1a. Core overhead, sync: one chat call, per call",
+        samples,
+        bare_name="requests.Session",
+        ours_name="DifyClient.send_chat_message",
+        theirs_name="dify-client-python 1.0.3 (httpx) Client.chat_messages",
     )
-    table.add(base, us(median(samples[base])), ratio(1.0), "baseline", "")
-    r_ours = paired_ratio(samples, "DifyClient", base)
-    table.add(
-        "DifyClient.send_chat_message",
-        us(median(samples["DifyClient"])),
-        ratio(r_ours),
-        f"<= {TARGET:.2f}x",
-        verdict(r_ours <= TARGET),
-    )
-    theirs_name = "dify-client-python 1.0.3"
-    r_theirs = paired_ratio(samples, theirs_name, base)
-    r_vs = paired_ratio(samples, "DifyClient", theirs_name)
-    table.add(
-        f"{theirs_name} (httpx) chat_messages",
-        us(median(samples[theirs_name])),
-        ratio(r_theirs),
-        "reference",
-        "",
-    )
-    table.note(
-        f"DifyClient / dify-client-python in the same rounds: {ratio(r_vs)} "
-        f"(stretch target <= 1.00x: {verdict(r_vs <= 1.0)})"
-    )
-    _note_rounds(table, samples)
-    return table
 
 
 def run_async(ctx: Context) -> Table:
@@ -125,20 +100,12 @@ async def _run_async(ctx: Context) -> Table:
 
     base_url, key = ctx.server.base_url, ctx.server.key("tiny")
     url = f"{base_url}/chat-messages"
-    headers = {"Authorization": f"Bearer {key}"}
+    blocking = _bare.chat_body(QUERY, USER, streaming=False)
+    streaming = _bare.chat_body(QUERY, USER, streaming=True)
 
     session = aiohttp.ClientSession()
     ours = AsyncDifyClient(key, base_url=base_url, user=USER)
     theirs = dify_client.AsyncClient(api_key=key, api_base=base_url)
-
-    async def bare() -> None:
-        async with session.post(url, json=_body(), headers=headers) as response:
-            response.raise_for_status()
-            data = await response.json()
-        assert data["answer"]
-
-    async def ours_call() -> None:
-        assert (await ours.send_chat_message(QUERY)).answer
 
     async def theirs_call() -> None:
         req = dify_client.models.ChatRequest(
@@ -146,54 +113,95 @@ async def _run_async(ctx: Context) -> Table:
         )
         assert (await theirs.achat_messages(req)).answer  # type: ignore[union-attr]
 
-    variants = {
-        "bare aiohttp.ClientSession": bare,
-        "AsyncDifyClient": ours_call,
-        "dify-client-python 1.0.3": theirs_call,
+    variants: dict[str, Callable[[], Awaitable[object]]] = {
+        BARE_BLOCKING: lambda: _bare.apost_json(session, url, key, blocking),
+        OURS_BLOCKING: lambda: ours.send_chat_message(QUERY, response_mode="blocking"),
+        THEIRS: theirs_call,
+        BARE_STREAMING: lambda: _bare.astream_answer(session, url, key, streaming),
+        OURS_DEFAULT: lambda: ours.send_chat_message(QUERY),
     }
     try:
-        samples = await ainterleaved(
-            variants,
-            rounds=ctx.pick(15, 2),
-            calls=ctx.pick(100, 3),
-            warmup=ctx.pick(30, 1),
-        )
+        samples = await ainterleaved(variants, **_settings(ctx))
     finally:
         await session.close()
         await ours.aclose()
+    return _table(
+        "1b. Core overhead, async: one chat call, per call (sequential awaits)",
+        samples,
+        bare_name="aiohttp.ClientSession",
+        ours_name="AsyncDifyClient.send_chat_message",
+        theirs_name="dify-client-python 1.0.3 (httpx) AsyncClient.achat_messages",
+    )
 
-    base = "bare aiohttp.ClientSession"
+
+def _table(title: str, s: Samples, *, bare_name: str, ours_name: str, theirs_name: str) -> Table:
     table = Table(
-        "1b. Core overhead, async: blocking chat call, per call (sequential awaits)",
-        ["variant", "median per call", "vs bare aiohttp", "target", "result"],
+        title,
+        [
+            "variant",
+            "wall / call",
+            "wall ratio",
+            "client CPU / call",
+            "CPU ratio",
+            "target",
+            "result",
+        ],
     )
-    table.add(base, us(median(samples[base])), ratio(1.0), "baseline", "")
-    r_ours = paired_ratio(samples, "AsyncDifyClient", base)
-    table.add(
-        "AsyncDifyClient.send_chat_message",
-        us(median(samples["AsyncDifyClient"])),
-        ratio(r_ours),
+
+    def row(label: str, name: str, base: str, base_label: str, target: str, goal: float) -> None:
+        r = s.ratio(name, base)
+        table.add(
+            label,
+            us(s.median(name)),
+            f"{ratio(r)} {base_label}",
+            us(s.median(name, cpu=True)),
+            ratio(s.ratio(name, base, cpu=True)),
+            target,
+            verdict(r <= goal) if goal else "",
+        )
+
+    row(
+        f"bare {bare_name}, blocking POST + json()", BARE_BLOCKING, BARE_BLOCKING, "", "baseline", 0
+    )
+    row(
+        f'{ours_name}(response_mode="blocking")',
+        OURS_BLOCKING,
+        BARE_BLOCKING,
+        "bare blocking",
         f"<= {TARGET:.2f}x",
-        verdict(r_ours <= TARGET),
+        TARGET,
     )
-    theirs_name = "dify-client-python 1.0.3"
-    table.add(
-        f"{theirs_name} (httpx) AsyncClient.achat_messages",
-        us(median(samples[theirs_name])),
-        ratio(paired_ratio(samples, theirs_name, base)),
-        "reference",
+    row(theirs_name, THEIRS, BARE_BLOCKING, "bare blocking", "reference", 0)
+    row(
+        f"{ours_name} blocking / {theirs_name.split(' (')[0]}",
+        OURS_BLOCKING,
+        THEIRS,
         "",
+        "<= 1.00x (stretch)",
+        1.0,
     )
-    _note_rounds(table, samples)
-    return table
-
-
-def _note_rounds(table: Table, samples: dict[str, list[float]]) -> None:
-    rounds = len(next(iter(samples.values())))
+    row(
+        f"bare {bare_name}, streaming request read to the end",
+        BARE_STREAMING,
+        BARE_BLOCKING,
+        "bare blocking",
+        "baseline (streaming)",
+        0,
+    )
+    row(
+        f"{ours_name}() default: streams internally, folds",
+        OURS_DEFAULT,
+        BARE_STREAMING,
+        "bare streaming",
+        f"<= {TARGET:.2f}x",
+        TARGET,
+    )
     table.note(
-        f"{rounds} interleaved rounds; each sample is the mean of one round's back-to-back "
-        "calls; ratio = median over rounds of (variant / baseline) in the same round"
+        f"{s.rounds} rounds; each sample is the mean of one short batch of back-to-back calls; "
+        "ratio = median over rounds of (variant / baseline) measured in the same round; "
+        "client CPU = time.process_time() of the benchmark process (excludes the server)"
     )
+    return table
 
 
 def run(ctx: Context) -> list[Table]:

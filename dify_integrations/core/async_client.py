@@ -13,7 +13,7 @@ import contextlib
 import ssl
 import urllib.request
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -87,6 +87,20 @@ def _env_proxy(base_url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
+async def _session_keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Park at ``yield`` until the loop's runner finalises async generators, then close."""
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
+
+
+async def _start(keeper: AsyncGenerator[None, None]) -> None:
+    with contextlib.suppress(StopAsyncIteration):
+        await keeper.__anext__()
+
+
 class AsyncDifyClient(BaseClient):
     """Native-async client for the Dify Service API (aiohttp).
 
@@ -136,6 +150,9 @@ class AsyncDifyClient(BaseClient):
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, aiohttp.ClientSession
         ] = weakref.WeakKeyDictionary()
+        self._keepers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncGenerator[None, None]
+        ] = weakref.WeakKeyDictionary()
         t = self._config.timeout
         self._blocking_timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=t.connect, sock_read=t.read
@@ -156,7 +173,21 @@ class AsyncDifyClient(BaseClient):
                 trust_env=False,
             )
             self._sessions[loop] = session
+            self._close_with_loop(loop, session)
         return session
+
+    def _close_with_loop(
+        self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+    ) -> None:
+        """Close ``session`` when its loop shuts down (``asyncio.run``, ``asyncio.Runner``).
+
+        Those runners finalise every live async generator before closing the loop, so a
+        generator parked at its ``yield`` is the one hook that runs *inside* the loop at its
+        end: its ``finally`` closes the session cleanly, with no "Unclosed client session".
+        """
+        keeper = _session_keeper(session)
+        self._keepers[loop] = keeper  # the loop only holds async generators weakly
+        loop.create_task(_start(keeper))
 
     def _drop_dead_sessions(self) -> None:
         for loop, session in list(self._sessions.items()):

@@ -169,7 +169,6 @@ class DifyClient(BaseClient):
             session.proxies.update(settings.get("proxies") or {})
             session.verify = settings.get("verify", verify) if verify is True else verify
             session.trust_env = False
-            session.max_redirects = 0
         self._session = session
         timeout_cfg = self._config.timeout
         self._blocking_timeout = (timeout_cfg.connect, timeout_cfg.read)

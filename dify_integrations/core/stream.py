@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
@@ -49,7 +50,9 @@ class _StreamCore:
         self._last_content = time.monotonic()
         self._stop_sent = False
         self._closed = False
-        self._failed = False
+        self._eof = False
+        self._queue: deque[StreamEvent] = deque()
+        self._deferred: DifyError | None = None
 
     @property
     def task_id(self) -> str | None:
@@ -66,11 +69,25 @@ class _StreamCore:
         """The end user the stream runs for (the stop call reuses it)."""
         return self._op.user
 
-    def _events(self, chunk: bytes) -> Iterator[StreamEvent]:
+    def _consume(self, chunk: bytes) -> None:
+        """Decode a chunk into queued events; an error is deferred until they are yielded."""
         for frame in self._decoder.feed(chunk):
-            event = self._on_frame(frame)
+            try:
+                event = self._on_frame(frame)
+            except DifyError as exc:
+                self._deferred = exc
+                return
             if event is not None:
-                yield event
+                self._queue.append(event)
+
+    def _next_ready(self) -> StreamEvent | None:
+        """The next decoded event, the deferred error (raised), or ``None`` if none is ready."""
+        if self._queue:
+            return self._queue.popleft()
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        return None
 
     def _on_frame(self, frame: SSEFrame) -> StreamEvent | None:
         now = time.monotonic()
@@ -164,33 +181,34 @@ class EventStream(_StreamCore):
         self._close_transport = close_transport
         self._run_stop = run_stop
         self._map_error = map_error
-        self._iter: Iterator[StreamEvent] | None = None
 
     def __iter__(self) -> EventStream:
         return self
 
     def __next__(self) -> StreamEvent:
-        if self._iter is None:
-            if self._closed:
-                raise StopIteration
-            self._iter = self._iterate()
-        return next(self._iter)
-
-    def _iterate(self) -> Iterator[StreamEvent]:
         try:
-            for chunk in self._chunks:
-                yield from self._events(chunk)
-            self._on_eof()
-        except GeneratorExit:
+            while True:
+                event = self._next_ready()
+                if event is not None:
+                    return event
+                if self._eof or self._closed:
+                    raise StopIteration
+                try:
+                    chunk = next(self._chunks)
+                except StopIteration:
+                    self._eof = True
+                    self._on_eof()
+                    self.close()
+                    raise
+                self._consume(chunk)
+        except StopIteration:
             raise
         except BaseException as exc:
-            self._failed = True
             mapped = self._map_error(exc)
             self.close()
             if mapped is not None and mapped is not exc:
                 raise mapped from exc
             raise
-        self.close()
 
     def until_done(self) -> StreamResult:
         """Consume the rest of the stream and return the final fold."""
@@ -213,6 +231,7 @@ class EventStream(_StreamCore):
         if self._closed:
             return
         self._closed = True
+        self._queue.clear()
         with contextlib.suppress(Exception):
             self._close_transport()
         stop_op = self._stop_operation()
@@ -268,8 +287,6 @@ class AsyncEventStream(_StreamCore):
         self._map_error = map_error
         self._chunks: AsyncIterator[bytes] | None = None
         self._close_transport: Callable[[], None] | None = None
-        self._pending: Iterator[StreamEvent] | None = None
-        self._eof = False
 
     async def _ensure_open(self) -> AsyncIterator[bytes]:
         if self._chunks is None:
@@ -282,31 +299,28 @@ class AsyncEventStream(_StreamCore):
         return self
 
     async def __anext__(self) -> StreamEvent:
-        if self._closed and self._pending is None:
-            raise StopAsyncIteration
         try:
+            event = self._next_ready()
+            if event is not None:
+                return event
+            if self._closed or self._eof:
+                raise StopAsyncIteration
             chunks = await self._ensure_open()
             while True:
-                if self._pending is not None:
-                    event = next(self._pending, None)
-                    if event is not None:
-                        return event
-                    self._pending = None
-                if self._eof:
-                    await self.aclose()
-                    raise StopAsyncIteration
+                event = self._next_ready()
+                if event is not None:
+                    return event
                 try:
                     chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     self._eof = True
                     self._on_eof()
-                    continue
-                self._pending = self._events(chunk)
+                    await self.aclose()
+                    raise
+                self._consume(chunk)
         except StopAsyncIteration:
             raise
         except BaseException as exc:
-            self._failed = True
-            self._pending = None
             mapped = self._map_error(exc)
             await self._shielded_close()
             if mapped is not None and mapped is not exc:
@@ -344,7 +358,7 @@ class AsyncEventStream(_StreamCore):
         if self._closed:
             return
         self._closed = True
-        self._pending = None
+        self._queue.clear()
         if self._close_transport is not None:
             with contextlib.suppress(Exception):
                 self._close_transport()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from uuid import UUID
 
 from dify_integrations.core.client import DifyClient
@@ -23,6 +23,8 @@ from dify_integrations.demo._terminal import Terminal
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
+
+_T = TypeVar("_T", bound="BaseTool")
 
 __all__ = ["ENV_VARS", "DemoConfigError", "DemoTarget", "run_demo", "target_from_env"]
 
@@ -182,8 +184,8 @@ class _Demo:
     def preflight(self) -> None:
         """Check every key with one cheap call; map failures to clear errors."""
         t = self.target
-        where = "local DifyTestServer" if t.local else "Dify"
-        self.term.kv("Dify", f"{where} at {t.base_url}")
+        where = "local DifyTestServer at" if t.local else "Dify at"
+        self.term.kv("Server", f"{where} {t.base_url}")
         apps: list[str] = []
         with self.term.progress("Connecting to Dify"):
             for key in (t.chat_app_key, t.completion_app_key, *t.workflow_app_keys):
@@ -293,7 +295,7 @@ class _Demo:
 
     def llama_index_query(self) -> None:
         """RetrieverQueryEngine over DifyRetriever with DifyLLM, streamed, with sources."""
-        from llama_index.core.instrumentation import get_dispatcher
+        from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
         from llama_index.core.instrumentation.event_handlers import BaseEventHandler
         from llama_index.core.instrumentation.events import BaseEvent
         from llama_index.core.instrumentation.events.llm import (
@@ -395,7 +397,7 @@ class _Demo:
             history.append(message)
             conversation_id = str(message.response_metadata.get("conversation_id"))
             ids.append(conversation_id)
-            tokens += (message.usage_metadata or {}).get("total_tokens", 0)
+            tokens += message.usage_metadata["total_tokens"] if message.usage_metadata else 0
             same = "" if turn == 1 else (" (same)" if conversation_id == ids[0] else " (NEW!)")
             self.term.line(
                 "   " + self.term.style(f"conversation_id {conversation_id}{same}", "dim")
@@ -568,7 +570,7 @@ def _words(text: str) -> set[str]:
     return {w.strip(".,:;()'\"").lower() for w in text.replace("_", " ").split() if len(w) > 3}
 
 
-def _pick_tool(request: str, facts: Mapping[str, str], tools: list[BaseTool]) -> BaseTool:
+def _pick_tool(request: str, facts: Mapping[str, str], tools: Sequence[_T]) -> _T:
     """The tool whose name, description and arguments best match the task.
 
     A stand-in for a tool-calling model: word overlap between the task (and the names of
@@ -576,7 +578,7 @@ def _pick_tool(request: str, facts: Mapping[str, str], tools: list[BaseTool]) ->
     """
     wanted = _words(request) | {k.lower() for k in facts}
 
-    def score(tool: BaseTool) -> int:
+    def score(tool: _T) -> int:
         offered = _words(f"{tool.name} {tool.description}") | {a.lower() for a in tool.args}
         return len(wanted & offered)
 
@@ -587,9 +589,8 @@ def _fill_args(tool: BaseTool, request: str, facts: Mapping[str, str]) -> dict[s
     """Arguments for ``tool``: facts matching its argument names; the task text otherwise."""
     args: dict[str, str] = {}
     schema = tool.tool_call_schema
-    required = (
-        set(schema.model_json_schema().get("required", [])) if isinstance(schema, type) else set()
-    )
+    json_schema = schema.model_json_schema() if hasattr(schema, "model_json_schema") else {}
+    required = set(json_schema.get("required", []))
     for name in tool.args:
         if name in facts:
             args[name] = facts[name]

@@ -1,15 +1,19 @@
 """The one loop over a core event stream, in its sync and async forms.
 
-Both forms make the same steps from the stream's running fold (``stream.result``, the
-core's ``StreamResult``): a ``(result, text, delta)`` triple each time the answer changes,
-then a last one with an empty delta once the stream finished, after ``on_finish`` ran.
-Only the iteration differs (``for`` / ``async for``).
+Both forms make the same steps: a ``(result, text, delta)`` triple each time the answer
+changes, then a last one with an empty delta once the stream finished, after ``on_finish``
+ran. ``result`` is the stream's own fold (``stream.result``, for ids, usage, citations);
+the text and deltas come from folding the events *as they are yielded* (the stream may
+decode, and fold, a whole network chunk ahead of the event it yields). Only the iteration
+differs (``for`` / ``async for``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+
+from dify_integrations.core.accumulate import StreamResult
 
 __all__ = ["Progress", "afold", "aiter_steps", "fold", "iter_steps"]
 
@@ -39,9 +43,11 @@ class Progress:
 def iter_steps(stream: Any, on_finish: OnFinish = None) -> Iterator[Step]:
     """Steps of a sync ``EventStream``; closing the iterator early closes (and stops) it."""
     progress = Progress()
+    seen = StreamResult()
     with stream:
-        for _event in stream:
-            delta = progress.step(stream.result.answer)
+        for event in stream:
+            seen.add(event)
+            delta = progress.step(seen.answer)
             if delta is not None:
                 yield stream.result, progress.text, delta
         if on_finish is not None:
@@ -52,9 +58,11 @@ def iter_steps(stream: Any, on_finish: OnFinish = None) -> Iterator[Step]:
 async def aiter_steps(stream: Any, on_finish: OnFinish = None) -> AsyncIterator[Step]:
     """Steps of an ``AsyncEventStream``: the async twin of :func:`iter_steps`."""
     progress = Progress()
+    seen = StreamResult()
     async with stream:
-        async for _event in stream:
-            delta = progress.step(stream.result.answer)
+        async for event in stream:
+            seen.add(event)
+            delta = progress.step(seen.answer)
             if delta is not None:
                 yield stream.result, progress.text, delta
         if on_finish is not None:

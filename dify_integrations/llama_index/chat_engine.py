@@ -201,11 +201,12 @@ class DifyChatEngine(BaseChatEngine):
 
         def gen() -> Generator[ChatResponse, None, None]:
             stream = self._open_sync(query, conversation_id)
+            result: Any = None
+            text = ""
             for result, text, delta in iter_steps(stream, self._on_finish):
                 if delta:
                     yield to_chat_response(result, text=text, delta=delta)
-                elif result.finished:
-                    self._complete_streaming(response, result, text)
+            self._complete_streaming(response, result, text)
 
         response.chat_stream = gen()
         return response
@@ -260,11 +261,12 @@ class DifyChatEngine(BaseChatEngine):
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             stream = self._open_async(query, conversation_id)
+            result: Any = None
+            text = ""
             async for result, text, delta in aiter_steps(stream, self._on_finish):
                 if delta:
                     yield to_chat_response(result, text=text, delta=delta)
-                elif result.finished:
-                    self._complete_streaming(response, result, text)
+            self._complete_streaming(response, result, text)
 
         response.achat_stream = gen()
         return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -189,6 +190,14 @@ class DifyLLM(LLM):
         self.base_url = clients.config.base_url
         self.user = clients.user
         self._mode = self.app_mode
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> DifyLLM:
+        """A copy with its own settings and conversation memory, sharing the clients."""
+        clone = self.model_copy()
+        object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
+        clone._tracker = ConversationTracker()
+        clone._info_lock = threading.Lock()
+        return clone
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:

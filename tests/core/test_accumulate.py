@@ -24,7 +24,8 @@ from dify_integrations.core.events import (
 )
 from dify_integrations.core.sse import SSEDecoder
 
-from ._core_support import FIXTURES, SSE_FILES
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dify"
+SSE_FILES = sorted(FIXTURES.glob("*.sse"))
 
 
 def payloads(name: str) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,12 @@ import pytest
 import dify_integrations as di
 from dify_integrations.core.errors import error_from_event, error_from_response
 
-from ._core_support import load_json
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dify"
+
+
+def load_json(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
 
 EXAMPLES: list[dict[str, Any]] = load_json("error_examples.json")
 

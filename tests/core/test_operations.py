@@ -5,12 +5,18 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dify_integrations.core import operations as ops
 
-from ._core_support import load_json
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dify"
+
+
+def load_json(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
 
 CID = "9b2f6c1e-7d4a-4e3b-a1c2-3d4e5f6a7b8c"
 DID = "2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d"

@@ -10,7 +10,8 @@ import pytest
 
 from dify_integrations.core.sse import SSEDecoder, SSEFrame
 
-from ._core_support import SSE_FILES
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dify"
+SSE_FILES = sorted(FIXTURES.glob("*.sse"))
 
 
 def decode(*chunks: bytes) -> list[SSEFrame]:

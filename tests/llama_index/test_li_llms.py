@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import pickle
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    ImageBlock,
+    TextBlock,
+)
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.llms import LLM
 
@@ -340,3 +347,39 @@ def test_early_break_stops_the_generation(slow_apps: SlowApps) -> None:
     stream.close()
     task_id = first.additional_kwargs["task_id"]
     assert slow_apps.server.stop_calls(task_id)
+
+
+def test_copies_keep_working(apps: Apps) -> None:
+    llm = DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, inputs={"tier": "gold"})
+    clone = copy.deepcopy(llm)
+    assert clone.inputs == llm.inputs
+    assert clone.inputs is not llm.inputs
+    assert "you said 'copied'" in clone.complete("copied").text
+    revived = pickle.loads(pickle.dumps(llm))
+    assert "you said 'pickled'" in revived.complete("pickled").text
+
+
+async def test_image_blocks_are_uploaded_and_attached(
+    apps: Apps, track: Callable[[Any], Any]
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    message = ChatMessage(
+        role="user",
+        blocks=[
+            TextBlock(text="what is in these pictures?"),
+            ImageBlock(image=png, image_mimetype="image/png"),
+            ImageBlock(url="https://example.com/cat.png"),
+        ],
+    )
+    llm = track(DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, user="u-files"))
+    for response in (llm.chat([message]), await llm.achat([message])):
+        assert "Files: image, image." in (response.message.content or "")
+        files = _last_body(apps, "/chat-messages")["files"]
+        assert files[0] == {
+            "type": "image",
+            "transfer_method": "remote_url",
+            "url": "https://example.com/cat.png",
+        }
+        assert files[1]["transfer_method"] == "local_file"
+        upload = apps.server.requests_to("/files/upload")[-1]
+        assert upload.user == "u-files"

@@ -1,0 +1,1 @@
+"""Reliability and security suite: faults, request counts, leaks and secrets."""
