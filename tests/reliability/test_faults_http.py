@@ -1,0 +1,171 @@
+"""Faults before any answer: 429, 5xx, refused and dropped connections, slow servers.
+
+Every public component (the core on each operation, the four LangChain and the four
+LlamaIndex adapters), sync and async, against the same fault. Each test checks the
+documented outcome, how many POSTs reached the server, and (for messages and workflow
+runs) how many the server created: a POST that creates something is never resent once the
+server may have received it; 429 is always safe to retry; 502/503/504 and timeouts are
+retried only for idempotent operations (retrieve).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dify_integrations import (
+    APIConnectionError,
+    APITimeoutError,
+    InternalServerError,
+    RateLimitError,
+)
+from dify_integrations.core.config import Timeout
+
+from ._subjects import ALL, CREATING, IDEMPOTENT, Outcome, Subject
+from .conftest import Rig, closed_port
+
+pytestmark = [
+    pytest.mark.filterwarnings("error::ResourceWarning"),
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+]
+
+subjects = pytest.mark.parametrize("subject", ALL, ids=str)
+creating = pytest.mark.parametrize("subject", CREATING, ids=str)
+idempotent = pytest.mark.parametrize("subject", IDEMPOTENT, ids=str)
+
+
+def assert_answer(rig: Rig, subject: Subject, outcome: Outcome, query: str) -> None:
+    """The call succeeded with the app's whole answer, created once."""
+    assert outcome.error is None
+    if subject.family.name == "retrieve":
+        assert subject.family.expected(query) in outcome.text
+        return
+    assert outcome.text == subject.family.expected(query)
+    assert rig.created() == 1
+    if outcome.conversation_id is not None:
+        assert rig.server.message_count(outcome.conversation_id) == 1
+
+
+@subjects
+def test_429_with_retry_after_is_retried_until_success(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "status", status=429, retry_after=0, code="too_many_requests", count=2)
+    call = rig.call(subject, max_retries=2)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 3
+
+
+@subjects
+def test_429_without_retry_after_backs_off_then_succeeds(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "status", status=429, code="too_many_requests", count=1)
+    call = rig.call(subject, max_retries=1)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 2
+
+
+@subjects
+def test_429_beyond_max_retries_raises_rate_limit_error(rig: Rig, subject: Subject) -> None:
+    rig.fault(
+        subject,
+        "status",
+        status=429,
+        retry_after=0,
+        code="rate_limit_exceeded",
+        message="Rate limit exceeded",
+        count=3,
+    )
+    exc = rig.fail(subject, rig.call(subject, max_retries=1), RateLimitError)
+    assert exc.status_code == 429
+    assert exc.code == "rate_limit_exceeded"
+    assert exc.message == "Rate limit exceeded"
+    assert rig.posts(subject) == 2
+    assert rig.created() == 0
+
+
+@subjects
+def test_500_is_raised_and_never_retried(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "status", status=500, retry_after=0, count=3)
+    exc = rig.fail(subject, rig.call(subject, max_retries=2), InternalServerError)
+    assert exc.status_code == 500
+    assert exc.code == "internal_server_error"
+    assert rig.posts(subject) == 1
+    assert rig.created() == 0
+
+
+@creating
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_error_on_a_creating_post_is_raised_not_resent(
+    rig: Rig, subject: Subject, status: int
+) -> None:
+    rig.fault(subject, "status", status=status, retry_after=0, code=f"gateway_{status}", count=3)
+    exc = rig.fail(subject, rig.call(subject, max_retries=2), InternalServerError)
+    assert exc.status_code == status
+    assert exc.code == f"gateway_{status}"
+    assert rig.posts(subject) == 1
+    assert rig.created() == 0
+
+
+@idempotent
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_error_on_retrieve_is_retried_until_success(
+    rig: Rig, subject: Subject, status: int
+) -> None:
+    rig.fault(subject, "status", status=status, retry_after=0, count=2)
+    call = rig.call(subject, max_retries=2)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 3
+
+
+@idempotent
+def test_gateway_error_on_retrieve_beyond_max_retries_raises(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "status", status=503, count=2)  # no Retry-After: exponential backoff
+    exc = rig.fail(subject, rig.call(subject, max_retries=1), InternalServerError)
+    assert exc.status_code == 503
+    assert exc.code == "service_unavailable"
+    assert rig.posts(subject) == 2
+
+
+@subjects
+def test_connection_refused_raises_connection_error(rig: Rig, subject: Subject) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    exc = rig.fail(subject, rig.call(subject, max_retries=1, base_url=dead), APIConnectionError)
+    assert not isinstance(exc, APITimeoutError)
+    assert exc.request_sent is False
+    assert rig.posts(subject) == 0
+
+
+@creating
+def test_connection_dropped_before_the_response_is_not_resent(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "drop", count=3)
+    exc = rig.fail(subject, rig.call(subject, max_retries=2), APIConnectionError)
+    assert exc.request_sent is True
+    assert rig.posts(subject) == 1
+    assert rig.created() == 0
+
+
+@idempotent
+def test_connection_dropped_before_the_response_of_retrieve_is_retried(
+    rig: Rig, subject: Subject
+) -> None:
+    rig.fault(subject, "drop", count=1)
+    call = rig.call(subject, max_retries=1)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 2
+
+
+SLOW_READ = Timeout(connect=5.0, read=0.3, stream_idle=0.3, stream_total_idle=60.0)
+
+
+@creating
+def test_read_timeout_on_a_creating_post_is_raised_not_resent(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "delay", delay=1.5, count=3)
+    exc = rig.fail(subject, rig.call(subject, max_retries=2, timeout=SLOW_READ), APITimeoutError)
+    assert exc.request_sent is True
+    assert rig.posts(subject) == 1
+    assert rig.created() <= 1  # the server may still answer the abandoned request, once
+
+
+@idempotent
+def test_read_timeout_on_retrieve_is_retried_until_success(rig: Rig, subject: Subject) -> None:
+    rig.fault(subject, "delay", delay=1.5, count=1)
+    call = rig.call(subject, max_retries=1, timeout=SLOW_READ)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 2
