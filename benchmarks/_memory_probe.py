@@ -84,32 +84,10 @@ def _paths(base_url: str, key: str, piece: int) -> dict[str, Callable[[int], int
 
 
 def _fake_langchain(nbytes: int, piece: int) -> Callable[[], int]:
-    """A no-I/O LangChain chat model whose `_stream` yields the same pieces on the fly.
+    """`BaseChatModel.stream` of a no-I/O model yielding the same pieces (framework alone)."""
+    from benchmarks._fakes import PieceChatModel
 
-    It keeps nothing itself, so the growth measured through it is what
-    `BaseChatModel.stream` keeps.
-    """
-    from collections.abc import Iterator
-
-    from langchain_core.language_models.chat_models import BaseChatModel
-    from langchain_core.messages import AIMessageChunk, BaseMessage
-    from langchain_core.outputs import ChatGenerationChunk, ChatResult
-
-    class PieceModel(BaseChatModel):
-        @property
-        def _llm_type(self) -> str:
-            return "bench-pieces"
-
-        def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-            raise NotImplementedError
-
-        def _stream(
-            self, messages: list[BaseMessage], *args: Any, **kwargs: Any
-        ) -> Iterator[ChatGenerationChunk]:
-            for _ in range(nbytes // piece):  # a new string per piece, as from the wire
-                yield ChatGenerationChunk(message=AIMessageChunk(content="a" * (piece - 1) + "\n"))
-
-    model = PieceModel()
+    model = PieceChatModel(count=nbytes // piece, size=piece)
 
     def stream() -> int:
         return _drain(model.stream("go"))

@@ -64,7 +64,7 @@ async def _run(ctx: Context) -> Table:
             for name in order:
                 samples[name].append(await _burst(n, variants[name]))
         threads: dict[str, list[float]] = {"ChatDify.invoke": [], "DifyLLM.chat": []}
-        for _ in range(ctx.pick(2, 1)):
+        for _ in range(1):
             threads["ChatDify.invoke"].append(
                 await _burst(n, lambda: asyncio.to_thread(chat.invoke, QUERY))
             )

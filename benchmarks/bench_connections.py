@@ -68,21 +68,27 @@ class ConnectCounter:
 
 
 class ServerPorts:
-    """Distinct client ports seen on the server process's established connections."""
+    """New client ports seen on the server process's established connections."""
 
     def __init__(self, server_pid: int, server_port: int) -> None:
         import psutil
 
         self._proc = psutil.Process(server_pid)
         self._port = server_port
+        self._before = self._current()
         self.ports: set[int] = set()
 
-    def sample(self) -> None:
-        """Record the client ports connected to the server right now."""
+    def _current(self) -> set[int]:
+        ports: set[int] = set()
         for conn in self._proc.net_connections(kind="tcp"):
             established = conn.status == "ESTABLISHED" and conn.raddr
             if established and conn.laddr and conn.laddr.port == self._port:
-                self.ports.add(conn.raddr.port)
+                ports.add(conn.raddr.port)
+        return ports
+
+    def sample(self) -> None:
+        """Record the client ports connected to the server now that were not there before."""
+        self.ports |= self._current() - self._before
 
 
 def _sync_count(ctx: Context, call: Callable[[], object], calls: int) -> tuple[int, int]:
@@ -116,10 +122,9 @@ def _row(table: Table, name: str, mode: str, counts: tuple[int, int], calls: int
     )
 
 
-def _sync_rows(ctx: Context, table: Table, calls: int) -> None:
-    from llama_index.core.base.llms.types import ChatMessage
-
-    from dify_integrations import DifyClient
+def _cases(ctx: Context) -> list[tuple[str, Callable[[], Any], str]]:
+    """(label, factory of a fresh instance, method to call) for every instance kind."""
+    from dify_integrations import AsyncDifyClient, DifyClient
     from dify_integrations.langchain import ChatDify
     from dify_integrations.langchain import DifyRetriever as LCRetriever
     from dify_integrations.llama_index import DifyLLM
@@ -128,125 +133,111 @@ def _sync_rows(ctx: Context, table: Table, calls: int) -> None:
     server = ctx.server
     key, base = server.key("tiny"), server.base_url
     dataset_id, dataset_key = str(server.info["dataset_id"]), str(server.info["dataset_key"])
+    return [
+        ("DifyClient", lambda: DifyClient(key, base_url=base, user=USER), "core"),
+        ("AsyncDifyClient", lambda: AsyncDifyClient(key, base_url=base, user=USER), "core"),
+        ("LangChain ChatDify", lambda: ChatDify(api_key=key, base_url=base, user=USER), "chat"),
+        (
+            "LangChain DifyRetriever",
+            lambda: LCRetriever(api_key=dataset_key, base_url=base, dataset_id=dataset_id),
+            "lc_retriever",
+        ),
+        ("LlamaIndex DifyLLM", lambda: DifyLLM(api_key=key, base_url=base, user=USER), "llm"),
+        (
+            "LlamaIndex DifyRetriever",
+            lambda: LIRetriever(dataset_id, api_key=dataset_key, base_url=base),
+            "li_retriever",
+        ),
+    ]
+
+
+def _sync_call(kind: str, instance: Any) -> Callable[[], object]:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    messages = [ChatMessage(role="user", content=QUERY)]
+    calls: dict[str, Callable[[], object]] = {
+        "core": lambda: instance.send_chat_message(QUERY),
+        "chat": lambda: instance.invoke(QUERY),
+        "chat_stream": lambda: list(instance.stream(QUERY)),
+        "lc_retriever": lambda: instance.invoke(RETRIEVE_QUERY),
+        "llm": lambda: instance.chat(messages),
+        "li_retriever": lambda: instance.retrieve(RETRIEVE_QUERY),
+    }
+    return calls[kind]
+
+
+def _async_call(kind: str, instance: Any) -> Callable[[], Awaitable[object]]:
+    from llama_index.core.base.llms.types import ChatMessage
+
     messages = [ChatMessage(role="user", content=QUERY)]
 
-    core = DifyClient(key, base_url=base, user=USER)
-    try:
-        _row(
-            table,
-            "DifyClient.send_chat_message",
-            "sync",
-            _sync_count(ctx, lambda: core.send_chat_message(QUERY), calls),
-            calls,
-        )
-    finally:
-        core.close()
-    chat = ChatDify(api_key=key, base_url=base, user=USER)
-    _row(
-        table,
-        "LangChain ChatDify.invoke",
-        "sync",
-        _sync_count(ctx, lambda: chat.invoke(QUERY), calls),
-        calls,
-    )
-    _row(
-        table,
-        "LangChain ChatDify.stream",
-        "sync",
-        _sync_count(ctx, lambda: list(chat.stream(QUERY)), calls),
-        calls,
-    )
-    lc_retriever = LCRetriever(api_key=dataset_key, base_url=base, dataset_id=dataset_id)
-    _row(
-        table,
-        "LangChain DifyRetriever.invoke",
-        "sync",
-        _sync_count(ctx, lambda: lc_retriever.invoke(RETRIEVE_QUERY), calls),
-        calls,
-    )
-    llm = DifyLLM(api_key=key, base_url=base, user=USER)
-    _row(
-        table,
-        "LlamaIndex DifyLLM.chat",
-        "sync",
-        _sync_count(ctx, lambda: llm.chat(messages), calls),
-        calls,
-    )
-    li_retriever = LIRetriever(dataset_id, api_key=dataset_key, base_url=base)
-    _row(
-        table,
-        "LlamaIndex DifyRetriever.retrieve",
-        "sync",
-        _sync_count(ctx, lambda: li_retriever.retrieve(RETRIEVE_QUERY), calls),
-        calls,
-    )
+    async def astream() -> None:
+        async for _ in instance.astream(QUERY):
+            pass
+
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "core": lambda: instance.send_chat_message(QUERY),
+        "chat": lambda: instance.ainvoke(QUERY),
+        "chat_stream": astream,
+        "lc_retriever": lambda: instance.ainvoke(RETRIEVE_QUERY),
+        "llm": lambda: instance.achat(messages),
+        "li_retriever": lambda: instance.aretrieve(RETRIEVE_QUERY),
+    }
+    return calls[kind]
+
+
+_METHODS = {
+    "core": ("send_chat_message", "send_chat_message"),
+    "chat": ("invoke", "ainvoke"),
+    "chat_stream": ("stream", "astream"),
+    "lc_retriever": ("invoke", "ainvoke"),
+    "llm": ("chat", "achat"),
+    "li_retriever": ("retrieve", "aretrieve"),
+}
+
+
+def _expanded(ctx: Context, *, sync: bool) -> list[tuple[str, Callable[[], Any], str]]:
+    cases = []
+    for label, factory, kind in _cases(ctx):
+        if label == ("AsyncDifyClient" if sync else "DifyClient"):
+            continue
+        kinds = [kind, "chat_stream"] if kind == "chat" else [kind]
+        for k in kinds:
+            method = _METHODS[k][0 if sync else 1]
+            cases.append((f"{label}.{method}", factory, k))
+    return cases
+
+
+def _sync_rows(ctx: Context, table: Table, calls: int) -> None:
+    for label, factory, kind in _expanded(ctx, sync=True):
+        instance = factory()
+        try:
+            counts = _sync_count(ctx, _sync_call(kind, instance), calls)
+        finally:
+            _close(instance)
+        _row(table, label, "sync", counts, calls)
 
 
 async def _async_rows(ctx: Context, table: Table, calls: int) -> None:
-    from llama_index.core.base.llms.types import ChatMessage
+    for label, factory, kind in _expanded(ctx, sync=False):
+        instance = factory()
+        try:
+            counts = await _async_count(ctx, _async_call(kind, instance), calls)
+        finally:
+            await _aclose(instance)
+        _row(table, label, "async", counts, calls)
 
-    from dify_integrations import AsyncDifyClient
-    from dify_integrations.langchain import ChatDify
-    from dify_integrations.langchain import DifyRetriever as LCRetriever
-    from dify_integrations.llama_index import DifyLLM
-    from dify_integrations.llama_index import DifyRetriever as LIRetriever
 
-    server = ctx.server
-    key, base = server.key("tiny"), server.base_url
-    dataset_id, dataset_key = str(server.info["dataset_id"]), str(server.info["dataset_key"])
-    messages = [ChatMessage(role="user", content=QUERY)]
+def _close(instance: Any) -> None:
+    closer = getattr(instance, "close", None)
+    if callable(closer):
+        closer()
 
-    core = AsyncDifyClient(key, base_url=base, user=USER)
-    try:
-        _row(
-            table,
-            "AsyncDifyClient.send_chat_message",
-            "async",
-            await _async_count(ctx, lambda: core.send_chat_message(QUERY), calls),
-            calls,
-        )
-    finally:
-        await core.aclose()
-    chat = ChatDify(api_key=key, base_url=base, user=USER)
-    _row(
-        table,
-        "LangChain ChatDify.ainvoke",
-        "async",
-        await _async_count(ctx, lambda: chat.ainvoke(QUERY), calls),
-        calls,
-    )
 
-    async def astream() -> None:
-        async for _ in chat.astream(QUERY):
-            pass
-
-    _row(
-        table, "LangChain ChatDify.astream", "async", await _async_count(ctx, astream, calls), calls
-    )
-    lc_retriever = LCRetriever(api_key=dataset_key, base_url=base, dataset_id=dataset_id)
-    _row(
-        table,
-        "LangChain DifyRetriever.ainvoke",
-        "async",
-        await _async_count(ctx, lambda: lc_retriever.ainvoke(RETRIEVE_QUERY), calls),
-        calls,
-    )
-    llm = DifyLLM(api_key=key, base_url=base, user=USER)
-    _row(
-        table,
-        "LlamaIndex DifyLLM.achat",
-        "async",
-        await _async_count(ctx, lambda: llm.achat(messages), calls),
-        calls,
-    )
-    li_retriever = LIRetriever(dataset_id, api_key=dataset_key, base_url=base)
-    _row(
-        table,
-        "LlamaIndex DifyRetriever.aretrieve",
-        "async",
-        await _async_count(ctx, lambda: li_retriever.aretrieve(RETRIEVE_QUERY), calls),
-        calls,
-    )
+async def _aclose(instance: Any) -> None:
+    closer = getattr(instance, "aclose", None)
+    if callable(closer):
+        await closer()
 
 
 def run(ctx: Context) -> list[Table]:
@@ -268,7 +259,7 @@ def run(ctx: Context) -> list[Table]:
     asyncio.run(_async_rows(ctx, table, calls))
     table.note(
         "connects (client): socket.connect calls to the server's port from this process; "
-        "client ports (server): distinct peer ports of the server's established connections, "
+        "client ports (server): distinct new peer ports on the server's established connections, "
         "sampled after every call"
     )
     return [table]

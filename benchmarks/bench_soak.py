@@ -54,10 +54,20 @@ async def _async_phases(ctx: Context, table: Table, sequential: int, concurrent:
     server = ctx.server
     client = AsyncDifyClient(server.key("tiny"), base_url=server.base_url, user=USER)
     try:
+        start_snapshot = _snapshot()
+        start = time.perf_counter()
         for _ in range(200):
             await client.send_chat_message(QUERY)
         await asyncio.gather(*(client.send_chat_message(QUERY) for _ in range(concurrent)))
         before = _snapshot()
+        table.add(
+            f"AsyncDifyClient, warm-up: 200 sequential + {concurrent:,} concurrent",
+            f"{200 + concurrent:,}",
+            f"{time.perf_counter() - start:.1f} s",
+            f"{start_snapshot[0]} -> {before[0]}",
+            f"{mib(start_snapshot[1])} -> {mib(before[1])}",
+            "(pool fills)",
+        )
         start = time.perf_counter()
         for _ in range(sequential):
             await client.send_chat_message(QUERY)
@@ -107,7 +117,8 @@ def run(ctx: Context) -> list[Table]:
     asyncio.run(_async_phases(ctx, table, sequential, concurrent))
     _sync_phase(ctx, table, sequential)
     table.note(
-        "before = after a warm-up (200 sequential + one concurrent burst) and gc.collect(); "
-        f"result: no more open fds after than before, RSS growth < {mib(RSS_SLACK)}"
+        "before = after the warm-up and gc.collect(); result: no more open fds after than "
+        f"before, RSS growth < {mib(RSS_SLACK)}; the async fd counts include the idle "
+        "keep-alive connections the concurrent burst left in the client's pool"
     )
     return [table]

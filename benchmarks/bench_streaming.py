@@ -25,6 +25,8 @@ from benchmarks._harness import Context, Table, median, ms, percentile, ratio, v
 NAME = "streaming"
 USER = "bench-user"
 LATENCY_TARGET = 0.002
+FRAMEWORK_LC = "framework alone: LangChain BaseChatModel.stream, no-I/O model"
+FRAMEWORK_LI = "framework alone: LlamaIndex MockLLM.stream_chat, no I/O"
 
 
 def _stamps(text: str, received_ns: int, out: list[float]) -> None:
@@ -235,11 +237,28 @@ def _throughput_table(ctx: Context) -> Table:
     def llama_stream() -> int:
         return _count(llm.stream_chat(messages), lambda r: bool(r.delta))
 
+    from llama_index.core.llms import MockLLM
+
+    from benchmarks._fakes import PieceChatModel
+
+    piece_model = PieceChatModel(count=n, size=4)
+    mock = MockLLM()
+    # MockLLM streams its prompt back one character per response: n responses
+    mock_messages = [ChatMessage(role="user", content="x" * n)]
+
+    def langchain_alone() -> int:
+        return _count(piece_model.stream("go"), lambda c: bool(c.content))
+
+    def llama_alone() -> int:
+        return _count(mock.stream_chat(mock_messages), lambda r: bool(r.delta))
+
     variants: dict[str, Callable[[], int]] = {
         "bare requests SSE loop": bare,
         "DifyClient.stream_chat_message (core)": core_stream,
         "LangChain ChatDify.stream": langchain_stream,
         "LlamaIndex DifyLLM.stream_chat": llama_stream,
+        FRAMEWORK_LC: langchain_alone,
+        FRAMEWORK_LI: llama_alone,
     }
     rounds = ctx.pick(3, 1)
     walls: dict[str, list[float]] = {name: [] for name in variants}
@@ -286,6 +305,11 @@ def _throughput_table(ctx: Context) -> Table:
     table.note(
         f"median of {rounds} rounds, variants rotated; client CPU = time.process_time() of "
         "the benchmark process (all threads), so it excludes the server process"
+    )
+    table.note(
+        "framework alone: the framework's own streaming machinery with no I/O and no Dify "
+        f"code, {n:,} chunks (LlamaIndex: MockLLM echoes its {n:,}-character prompt one "
+        "character per response); the adapters' CPU per event minus this is their own share"
     )
     return table
 

@@ -38,7 +38,7 @@ HANDBOOK = [
 RETRIEVE_QUERY = "how are refunds issued"
 
 BIG_BYTES = 10 * 1024 * 1024
-_BIG_PIECE_CHARS = 16 * 1024
+_BIG_PIECE_CHARS = 32 * 1024
 
 
 def big_pieces() -> Iterator[str]:
