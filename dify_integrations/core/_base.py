@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, NoReturn
 
 from pydantic import SecretStr
 
 from . import operations as ops
+from .accumulate import StreamResult
 from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
-from .errors import redact
+from .errors import APIStatusError, DifyError, error_from_response, redact
+from .models import DifyModel
 from .retry import RetryPolicy
 
-__all__ = ["USER_AGENT", "BaseClient", "decode_json", "logger"]
+__all__ = ["USER_AGENT", "BaseClient", "decode_json", "logger", "raise_mapped", "stream_response"]
 
 logger: Final = logging.getLogger("dify_integrations")
 
@@ -35,6 +38,39 @@ def decode_json(raw: bytes) -> Any:
     if not raw or not raw.strip():
         return None
     return json.loads(raw)
+
+
+def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
+    """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
+
+    Call it from an ``except`` block: the mapped error is chained to ``exc``.
+    """
+    if mapped is None:
+        raise exc
+    raise mapped from exc
+
+
+# How a folded stream becomes the answer of the matching blocking call, by stop route.
+_STREAM_RESPONSES: Final[dict[str, Callable[[StreamResult], DifyModel]]] = {
+    "chat": StreamResult.to_chat_response,
+    "completion": StreamResult.to_completion_response,
+    "workflow": StreamResult.to_workflow_response,
+}
+
+
+def stream_response(op: ops.Operation, result: StreamResult) -> DifyModel:
+    """The answer a blocking call would give, from the fold of the streamed ``op``.
+
+    Args:
+        op: A streaming send operation (chat, completion or workflow).
+        result: The fold of its whole stream.
+
+    Returns:
+        A `ChatMessageResponse`, `CompletionMessageResponse` or `WorkflowRunResponse`.
+    """
+    if op.stop_kind is None:
+        raise ValueError(f"{op.name} does not stream an answer")
+    return _STREAM_RESPONSES[op.stop_kind](result)
 
 
 class BaseClient:
@@ -117,3 +153,26 @@ class BaseClient:
     def _log(self, op: ops.Operation, status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s -> %d", op.method, redact(op.path, self._secret), status)
+
+    def _status_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> APIStatusError:
+        """The error for a non-2xx answer (a redirect is never followed: it says so)."""
+        err = error_from_response(status, dict(headers), raw, secret=self._secret)
+        if 300 <= status < 400:
+            err.message = (
+                f"unexpected redirect (HTTP {status}) to {headers.get('location')!r}; "
+                "redirects are not followed so the API key is never sent to another host"
+            )
+        return err
+
+    @staticmethod
+    def _parse_body(op: ops.Operation, status: int, raw: bytes) -> Any:
+        """Decode and parse a 2xx body into ``op``'s model."""
+        try:
+            payload = None if op.empty else decode_json(raw)
+        except ValueError as exc:
+            raise APIStatusError(
+                f"{op.name}: the server answered {status} with a non-JSON body",
+                status_code=status,
+                code="invalid_response",
+            ) from exc
+        return op.parse(payload)

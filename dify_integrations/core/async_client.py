@@ -22,14 +22,12 @@ import aiohttp
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import BaseClient, decode_json
+from ._base import BaseClient, raise_mapped, stream_response
 from .config import DEFAULT_MAX_RETRIES, TimeoutLike
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     DifyError,
-    error_from_response,
 )
 from .models import (
     AppInfo,
@@ -245,28 +243,17 @@ class AsyncDifyClient(BaseClient):
                 proxy=self._proxy,
             )
         except Exception as exc:
-            mapped = map_transport_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        self._log(op, response.status)
-        if response.status >= 300:
+            raise_mapped(exc, map_transport_error(exc))
+        status = response.status
+        self._log(op, status)
+        if status >= 300:
             try:
                 raw = await response.read()
             except Exception:
                 raw = b""
             finally:
                 response.release()
-            err = error_from_response(
-                response.status, dict(response.headers), raw, secret=self._secret
-            )
-            if 300 <= response.status < 400:
-                err.message = (
-                    f"unexpected redirect (HTTP {response.status}) to "
-                    f"{response.headers.get('location')!r}; redirects are not followed so the "
-                    "API key is never sent to another host"
-                )
-            raise err
+            raise self._status_error(status, response.headers, raw)
         return response
 
     async def _request(self, op: ops.Operation) -> aiohttp.ClientResponse:
@@ -281,23 +268,12 @@ class AsyncDifyClient(BaseClient):
             raw = await response.read()
         except Exception as exc:
             response.close()
-            mapped = map_transport_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            raise_mapped(exc, map_transport_error(exc))
         finally:
             response.release()
-        try:
-            payload = None if op.empty else decode_json(raw)
-        except ValueError as exc:
-            raise APIStatusError(
-                f"{op.name}: the server answered {response.status} with a non-JSON body",
-                status_code=response.status,
-                code="invalid_response",
-            ) from exc
-        return op.parse(payload)
+        return self._parse_body(op, response.status, raw)
 
-    def _stream(self, op: ops.Operation) -> AsyncEventStream:
+    def _open_stream(self, op: ops.Operation) -> AsyncEventStream:
         async def open_stream() -> tuple[AsyncIterator[bytes], Callable[[], None]]:
             response = await self._request(op)
             return response.content.iter_any().__aiter__(), response.close
@@ -310,10 +286,13 @@ class AsyncDifyClient(BaseClient):
             map_error=map_transport_error,
         )
 
-    async def _fold(self, op: ops.Operation) -> AsyncEventStream:
-        async with self._stream(op) as stream:
+    async def _send(self, op: ops.Operation) -> Any:
+        """Blocking mode: the JSON answer; streaming: the stream folded into the same model."""
+        if not op.stream:
+            return await self._call(op)
+        async with self._open_stream(op) as stream:
             await stream.until_done()
-        return stream
+        return stream_response(op, stream.result)
 
     # ------------------------------------------------------------------ chat
 
@@ -329,19 +308,18 @@ class AsyncDifyClient(BaseClient):
         response_mode: ResponseMode = "streaming",
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
-        op = ops.chat_message(
-            query,
-            user=self._user(user),
-            inputs=inputs,
-            conversation_id=conversation_id,
-            files=files,
-            auto_generate_name=auto_generate_name,
-            response_mode=response_mode,
+        result: ChatMessageResponse = await self._send(
+            ops.chat_message(
+                query,
+                user=self._user(user),
+                inputs=inputs,
+                conversation_id=conversation_id,
+                files=files,
+                auto_generate_name=auto_generate_name,
+                response_mode=response_mode,
+            )
         )
-        if not op.stream:
-            result: ChatMessageResponse = await self._call(op)
-            return result
-        return (await self._fold(op)).result.to_chat_response()
+        return result
 
     def stream_chat_message(
         self,
@@ -354,7 +332,7 @@ class AsyncDifyClient(BaseClient):
         auto_generate_name: bool | None = None,
     ) -> AsyncEventStream:
         """Stream a chat answer; input is validated now, the request is sent on first use."""
-        return self._stream(
+        return self._open_stream(
             ops.chat_message(
                 query,
                 user=self._user(user),
@@ -384,13 +362,12 @@ class AsyncDifyClient(BaseClient):
         response_mode: ResponseMode = "streaming",
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer."""
-        op = ops.completion_message(
-            inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+        result: CompletionMessageResponse = await self._send(
+            ops.completion_message(
+                inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+            )
         )
-        if not op.stream:
-            result: CompletionMessageResponse = await self._call(op)
-            return result
-        return (await self._fold(op)).result.to_completion_response()
+        return result
 
     def stream_completion(
         self,
@@ -401,7 +378,7 @@ class AsyncDifyClient(BaseClient):
         files: Sequence[Mapping[str, Any]] | None = None,
     ) -> AsyncEventStream:
         """Stream a completion app's events."""
-        return self._stream(
+        return self._open_stream(
             ops.completion_message(inputs, query=query, user=self._user(user), files=files)
         )
 
@@ -423,13 +400,12 @@ class AsyncDifyClient(BaseClient):
         response_mode: ResponseMode = "streaming",
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (a failed run is returned, not raised)."""
-        op = ops.run_workflow(
-            inputs, user=self._user(user), files=files, response_mode=response_mode
+        result: WorkflowRunResponse = await self._send(
+            ops.run_workflow(
+                inputs, user=self._user(user), files=files, response_mode=response_mode
+            )
         )
-        if not op.stream:
-            result: WorkflowRunResponse = await self._call(op)
-            return result
-        return (await self._fold(op)).result.to_workflow_response()
+        return result
 
     def stream_workflow(
         self,
@@ -439,7 +415,7 @@ class AsyncDifyClient(BaseClient):
         files: Sequence[Mapping[str, Any]] | None = None,
     ) -> AsyncEventStream:
         """Stream a workflow app's events."""
-        return self._stream(ops.run_workflow(inputs, user=self._user(user), files=files))
+        return self._open_stream(ops.run_workflow(inputs, user=self._user(user), files=files))
 
     async def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""

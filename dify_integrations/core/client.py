@@ -16,14 +16,12 @@ import urllib3.exceptions
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import BaseClient, decode_json
+from ._base import BaseClient, raise_mapped, stream_response
 from .config import DEFAULT_MAX_RETRIES, TimeoutLike
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     DifyError,
-    error_from_response,
 )
 from .models import (
     AppInfo,
@@ -220,10 +218,7 @@ class DifyClient(BaseClient):
                 stream=op.stream,
             )
         except Exception as exc:
-            mapped = map_transport_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            raise_mapped(exc, map_transport_error(exc))
         status = response.status_code
         self._log(op, status)
         if status >= 300:
@@ -233,20 +228,8 @@ class DifyClient(BaseClient):
                 raw = b""
             finally:
                 response.close()
-            raise self._status_error(response, raw)
+            raise self._status_error(status, response.headers, raw)
         return response
-
-    def _status_error(self, response: requests.Response, raw: bytes) -> APIStatusError:
-        err = error_from_response(
-            response.status_code, dict(response.headers), raw, secret=self._secret
-        )
-        if 300 <= response.status_code < 400:
-            err.message = (
-                f"unexpected redirect (HTTP {response.status_code}) to "
-                f"{response.headers.get('location')!r}; redirects are not followed so the "
-                "API key is never sent to another host"
-            )
-        return err
 
     def _request(self, op: ops.Operation) -> requests.Response:
         if self._config.max_retries == 0:
@@ -256,16 +239,12 @@ class DifyClient(BaseClient):
     def _call(self, op: ops.Operation) -> Any:
         response = self._request(op)
         try:
-            payload = None if op.empty else decode_json(response.content)
-        except ValueError as exc:
-            raise APIStatusError(
-                f"{op.name}: the server answered {response.status_code} with a non-JSON body",
-                status_code=response.status_code,
-                code="invalid_response",
-            ) from exc
+            raw = b"" if op.empty else response.content
+        except Exception as exc:
+            raise_mapped(exc, map_transport_error(exc))
         finally:
             response.close()
-        return op.parse(payload)
+        return self._parse_body(op, response.status_code, raw)
 
     def _open_stream(self, op: ops.Operation) -> EventStream:
         response = self._request(op)
@@ -278,10 +257,13 @@ class DifyClient(BaseClient):
             map_error=map_transport_error,
         )
 
-    def _fold(self, op: ops.Operation) -> EventStream:
+    def _send(self, op: ops.Operation) -> Any:
+        """Blocking mode: the JSON answer; streaming: the stream folded into the same model."""
+        if not op.stream:
+            return self._call(op)
         with self._open_stream(op) as stream:
             stream.until_done()
-        return stream
+        return stream_response(op, stream.result)
 
     # ------------------------------------------------------------------ chat
 
@@ -314,19 +296,18 @@ class DifyClient(BaseClient):
         Returns:
             The answer with ids, usage and citations in ``metadata``.
         """
-        op = ops.chat_message(
-            query,
-            user=self._user(user),
-            inputs=inputs,
-            conversation_id=conversation_id,
-            files=files,
-            auto_generate_name=auto_generate_name,
-            response_mode=response_mode,
+        result: ChatMessageResponse = self._send(
+            ops.chat_message(
+                query,
+                user=self._user(user),
+                inputs=inputs,
+                conversation_id=conversation_id,
+                files=files,
+                auto_generate_name=auto_generate_name,
+                response_mode=response_mode,
+            )
         )
-        if not op.stream:
-            result: ChatMessageResponse = self._call(op)
-            return result
-        return self._fold(op).result.to_chat_response()
+        return result
 
     def stream_chat_message(
         self,
@@ -390,13 +371,12 @@ class DifyClient(BaseClient):
         Returns:
             The answer, with usage in ``metadata``.
         """
-        op = ops.completion_message(
-            inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+        result: CompletionMessageResponse = self._send(
+            ops.completion_message(
+                inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+            )
         )
-        if not op.stream:
-            result: CompletionMessageResponse = self._call(op)
-            return result
-        return self._fold(op).result.to_completion_response()
+        return result
 
     def stream_completion(
         self,
@@ -442,13 +422,12 @@ class DifyClient(BaseClient):
         Returns:
             The run: ``workflow_run_id``, ``data.status``, ``data.outputs``...
         """
-        op = ops.run_workflow(
-            inputs, user=self._user(user), files=files, response_mode=response_mode
+        result: WorkflowRunResponse = self._send(
+            ops.run_workflow(
+                inputs, user=self._user(user), files=files, response_mode=response_mode
+            )
         )
-        if not op.stream:
-            result: WorkflowRunResponse = self._call(op)
-            return result
-        return self._fold(op).result.to_workflow_response()
+        return result
 
     def stream_workflow(
         self,

@@ -15,6 +15,9 @@ from .models import (
     MessageMetadata,
     RetrieverResource,
     Usage,
+    WorkflowRunData,
+    _none_to_dict,
+    _none_to_list,
 )
 
 __all__ = [
@@ -102,10 +105,7 @@ class AgentThoughtEvent(StreamEvent):
         _str_or_empty
     )
 
-    @field_validator("message_files", mode="before")
-    @classmethod
-    def _files(cls, value: Any) -> Any:
-        return [] if value is None else value
+    _files = field_validator("message_files", mode="before")(_none_to_list)
 
 
 class MessageFileEvent(StreamEvent):
@@ -134,10 +134,7 @@ class MessageEndEvent(StreamEvent):
     metadata: MessageMetadata = Field(default_factory=MessageMetadata)
     files: list[dict[str, Any]] | None = None
 
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _meta(cls, value: Any) -> Any:
-        return {} if value is None else value
+    _meta = field_validator("metadata", mode="before")(_none_to_dict)
 
 
 class TTSMessageEvent(StreamEvent):
@@ -232,19 +229,9 @@ class TextReplaceEvent(WorkflowEvent):
     data: TextChunkData = Field(default_factory=TextChunkData)
 
 
-class WorkflowFinishedData(DifyModel):
-    """``data`` of ``workflow_finished`` (and of ``workflow_paused``)."""
+class WorkflowFinishedData(WorkflowRunData):
+    """``data`` of ``workflow_finished`` (and of ``workflow_paused``): a run's data, plus files."""
 
-    id: str | None = None
-    workflow_id: str | None = None
-    status: str | None = None
-    outputs: dict[str, Any] | None = None
-    error: str | None = None
-    elapsed_time: float | None = None
-    total_tokens: int | None = None
-    total_steps: int | None = None
-    created_at: int | None = None
-    finished_at: int | None = None
     files: list[Any] | None = None
 
 

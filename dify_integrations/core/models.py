@@ -47,6 +47,10 @@ def _none_to_list(value: Any) -> Any:
     return [] if value is None else value
 
 
+def _none_to_dict(value: Any) -> Any:
+    return {} if value is None else value
+
+
 def _price(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -134,10 +138,7 @@ class ChatMessageResponse(DifyModel):
     metadata: MessageMetadata = Field(default_factory=MessageMetadata)
     created_at: int | None = None
 
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _meta(cls, value: Any) -> Any:
-        return {} if value is None else value
+    _meta = field_validator("metadata", mode="before")(_none_to_dict)
 
     @field_validator("answer", mode="before")
     @classmethod

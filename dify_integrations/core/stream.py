@@ -1,7 +1,8 @@
 """`EventStream` (sync) and `AsyncEventStream` (async): one shared base holds the logic.
 
-The base turns body chunks into typed events (decoder, JSON, `parse_event`), folds them
-(`StreamResult`), enforces the no-content bound that pings do not reset, raises on ``error``
+The base turns body chunks into typed events (decoder, JSON, `parse_event`), folds each
+into `StreamResult` as it is handed to the caller (so ``result`` never runs ahead of the
+events yielded), enforces the no-content bound that pings do not reset, raises on ``error``
 events, malformed frames and premature ends, and decides whether closing must call the stop
 endpoint. The two subclasses only read bytes and close connections.
 """
@@ -28,7 +29,14 @@ from .errors import (
     error_from_event,
     excerpt,
 )
-from .events import ErrorEvent, StreamEvent, parse_event
+from .events import (
+    ErrorEvent,
+    MessageEndEvent,
+    StreamEvent,
+    WorkflowFinishedEvent,
+    WorkflowPausedEvent,
+    parse_event,
+)
 from .operations import Operation, stop_task
 from .sse import SSEDecoder, SSEFrame
 
@@ -36,7 +44,9 @@ __all__ = ["AsyncEventStream", "EventStream"]
 
 logger = logging.getLogger("dify_integrations")
 
-_CHUNK = 65536
+# Events after which the server task is over (a chatflow's message_end follows its
+# workflow_finished at once).
+_TERMINAL = (MessageEndEvent, WorkflowFinishedEvent, WorkflowPausedEvent)
 
 
 class _StreamCore:
@@ -52,7 +62,9 @@ class _StreamCore:
         self._closed = False
         self._eof = False
         self._queue: deque[StreamEvent] = deque()
-        self._deferred: DifyError | None = None
+        # An error found while decoding waits until the events before it were yielded; an
+        # ``error`` event comes with it so that it is folded when the error is raised.
+        self._deferred: tuple[DifyError, StreamEvent | None] | None = None
 
     @property
     def task_id(self) -> str | None:
@@ -75,17 +87,29 @@ class _StreamCore:
             try:
                 event = self._on_frame(frame)
             except DifyError as exc:
-                self._deferred = exc
+                self._deferred = (exc, None)
                 return
-            if event is not None:
-                self._queue.append(event)
+            if event is None:
+                continue
+            if isinstance(event, ErrorEvent):
+                self._deferred = (error_from_event(event.model_dump()), event)
+                return
+            self._queue.append(event)
 
     def _next_ready(self) -> StreamEvent | None:
-        """The next decoded event, the deferred error (raised), or ``None`` if none is ready."""
+        """The next event, folded as it is handed out; the deferred error is raised.
+
+        Returns:
+            The event, or ``None`` when no decoded event is waiting.
+        """
         if self._queue:
-            return self._queue.popleft()
+            event = self._queue.popleft()
+            self.result.add(event)
+            return event
         if self._deferred is not None:
-            error, self._deferred = self._deferred, None
+            (error, error_event), self._deferred = self._deferred, None
+            if error_event is not None:
+                self.result.add(error_event)
             raise error
         return None
 
@@ -112,12 +136,8 @@ class _StreamCore:
                 f"malformed stream frame (no 'event' name): {excerpt(frame.data, 120)!r}",
                 frame=excerpt(frame.data, 120),
             )
-        event = parse_event(obj)
         self._last_content = now
-        self.result.add(event)
-        if isinstance(event, ErrorEvent):
-            raise error_from_event(obj)
-        return event
+        return parse_event(obj)
 
     def _on_eof(self) -> None:
         if not self.result.finished:
@@ -127,22 +147,28 @@ class _StreamCore:
             )
 
     def _stop_operation(self) -> Operation | None:
-        """The stop call to make on close, or ``None`` when none is needed."""
-        if (
-            self._stop_sent
-            or self.result.finished
-            or not self.result.task_id
-            or self._op.stop_kind is None
-            or not self._op.user
-        ):
+        """The stop call to make on close, or ``None`` when none is needed.
+
+        Events decoded but not yet yielded count too: when the terminal event already
+        arrived, the server task is over and there is nothing to stop.
+        """
+        if self._stop_sent or self.result.finished or self._op.stop_kind is None:
+            return None
+        task_id = self.result.task_id
+        for event in self._queue:
+            if isinstance(event, _TERMINAL):
+                return None
+            task_id = task_id or event.task_id
+        if not task_id or not self._op.user:
             return None
         self._stop_sent = True
-        return stop_task(self._op.stop_kind, self.result.task_id, user=self._op.user)
+        return stop_task(self._op.stop_kind, task_id, user=self._op.user)
 
     def _explicit_stop_operation(self) -> Operation:
-        if not self.result.task_id or self._op.stop_kind is None:
+        task_id = self.task_id
+        if not task_id or self._op.stop_kind is None:
             raise ValueError("the task id is not known yet: no event carrying it arrived")
-        return stop_task(self._op.stop_kind, self.result.task_id, user=self._op.user)
+        return stop_task(self._op.stop_kind, task_id, user=self._op.user)
 
     def __repr__(self) -> str:
         return (
@@ -163,7 +189,7 @@ class EventStream(_StreamCore):
     collection) closes the connection and calls the stop endpoint with the same user.
 
     Attributes:
-        result: The running fold (`StreamResult`) of every event so far.
+        result: The running fold (`StreamResult`) of every event yielded so far.
     """
 
     def __init__(
@@ -269,7 +295,7 @@ class AsyncEventStream(_StreamCore):
     the same user. Otherwise as `EventStream`.
 
     Attributes:
-        result: The running fold (`StreamResult`) of every event so far.
+        result: The running fold (`StreamResult`) of every event yielded so far.
     """
 
     def __init__(

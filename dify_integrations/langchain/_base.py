@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+from langchain_core.language_models import LangSmithParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout
-from dify_integrations.langchain._convert import DEFAULT_USER
+from dify_integrations.core.errors import DifyError
+from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
 
-__all__ = ["DifyConnection", "DifyDatasetConnection"]
+__all__ = ["DifyConnection", "DifyDatasetConnection", "DifyModelBase"]
 
 
 class DifyConnection(BaseModel):
@@ -109,3 +111,86 @@ class DifyDatasetConnection(DifyConnection):
     """The knowledge API key (``dataset-…``). Else ``DIFY_DATASET_API_KEY``, else ``DIFY_API_KEY``."""
 
     _env_key: ClassVar[str] = "DIFY_DATASET_API_KEY"
+
+
+class DifyModelBase(DifyConnection):
+    """Fields and LangChain plumbing shared by ``ChatDify`` and ``DifyLLM``.
+
+    Subclasses set :attr:`_ls_model_type` (``"chat"`` or ``"llm"``) and list this class
+    before the LangChain base (``class ChatDify(DifyModelBase, BaseChatModel)``) so its
+    serialization and tracing hooks win.
+    """
+
+    model_name: str | None = Field(default=None, alias="model")
+    """The model name to report; by default the app's name (``GET /info``), else ``dify``."""
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    """App variables sent with every call (a per-call ``inputs=`` adds to them)."""
+
+    streaming: bool = False
+    """Kept for compatibility: calls always stream internally."""
+
+    temperature: float | None = None
+    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
+
+    max_tokens: int | None = None
+    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
+
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Default stop sequences, applied client side."""
+
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
+    _app_name: str | None = PrivateAttr(default=None)
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "DIFY_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["dify_integrations", "langchain"]
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self._known_model_name(), "base_url": self.base_url}
+
+    def _known_model_name(self) -> str:
+        return self.model_name or self._app_name or DEFAULT_MODEL_NAME
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="dify",
+            ls_model_name=self._known_model_name(),
+            ls_model_type=self._ls_model_type,
+        )
+        if self.temperature is not None:
+            params["ls_temperature"] = self.temperature
+        if self.max_tokens is not None:
+            params["ls_max_tokens"] = self.max_tokens
+        ls_stop = stop or self.stop
+        if ls_stop:
+            params["ls_stop"] = ls_stop
+        return params
+
+    def _learn_app_name(self) -> None:
+        """Fetch the app's name once (``GET /info``) unless a model name is known."""
+        if self.model_name or self._app_name:
+            return
+        try:
+            self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
+        except DifyError:
+            return
+
+    async def _alearn_app_name(self) -> None:
+        """Async twin of :meth:`_learn_app_name`."""
+        if self.model_name or self._app_name:
+            return
+        try:
+            info = await self._get_async_client().get_info()
+        except DifyError:
+            return
+        self._app_name = info.name or DEFAULT_MODEL_NAME

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import LangSmithParams
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
-from dify_integrations.core.errors import DifyError
-from dify_integrations.langchain._base import DifyConnection
+from dify_integrations.langchain._base import DifyModelBase
 from dify_integrations.langchain._convert import (
-    DEFAULT_MODEL_NAME,
     FileSpec,
     dify_file_object,
     extract_files,
@@ -42,7 +39,7 @@ class _ChatCall:
     stop: list[str] | None
 
 
-class ChatDify(DifyConnection, BaseChatModel):
+class ChatDify(DifyModelBase, BaseChatModel):
     """A Dify chat, agent-chat or chatflow (advanced-chat) app as a LangChain chat model.
 
     The app owns the model, prompt, temperature, knowledge and tools; ``ChatDify`` sends the
@@ -138,68 +135,18 @@ class ChatDify(DifyConnection, BaseChatModel):
         agent-chat app, or ``DifyWorkflowTool`` with a tool-calling model.
     """
 
-    model_name: str | None = Field(default=None, alias="model")
-    """The model name to report; by default the app's name (``GET /info``), else ``dify``."""
-
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    """App variables sent with every call."""
-
     system_input_key: str | None = None
     """App variable that receives system messages (else they are sent as context)."""
-
-    streaming: bool = False
-    """Kept for compatibility: calls always stream internally."""
-
-    temperature: float | None = None
-    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
-
-    max_tokens: int | None = None
-    """Not sent: fixed by the Dify app. Accepted for compatibility and tracing."""
-
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Default stop sequences, applied client side."""
 
     auto_generate_name: bool | None = None
     """Whether Dify names new conversations automatically (Dify's default: yes)."""
 
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
-    _app_name: str | None = PrivateAttr(default=None)
 
     @property
     def _llm_type(self) -> str:
         return "dify-chat"
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DIFY_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["dify_integrations", "langchain"]
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self._known_model_name(), "base_url": self.base_url}
-
-    def _known_model_name(self) -> str:
-        return self.model_name or self._app_name or DEFAULT_MODEL_NAME
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="dify", ls_model_name=self._known_model_name(), ls_model_type="chat"
-        )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = self.max_tokens
-        ls_stop = stop or self.stop
-        if ls_stop:
-            params["ls_stop"] = ls_stop
-        return params
 
     def _should_stream(
         self,
@@ -280,14 +227,6 @@ class ChatDify(DifyConnection, BaseChatModel):
 
     # ------------------------------------------------------------------ sync
 
-    def _learn_app_name(self) -> None:
-        if self.model_name or self._app_name:
-            return
-        try:
-            self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
-        except DifyError:
-            return
-
     def _run(
         self,
         messages: list[BaseMessage],
@@ -349,15 +288,6 @@ class ChatDify(DifyConnection, BaseChatModel):
         return self._result(folder)
 
     # ------------------------------------------------------------------ async
-
-    async def _alearn_app_name(self) -> None:
-        if self.model_name or self._app_name:
-            return
-        try:
-            info = await self._get_async_client().get_info()
-        except DifyError:
-            return
-        self._app_name = info.name or DEFAULT_MODEL_NAME
 
     async def _arun(
         self,

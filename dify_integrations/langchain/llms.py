@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import LangSmithParams
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from pydantic import Field, PrivateAttr
 
-from dify_integrations.core.errors import DifyError
-from dify_integrations.langchain._base import DifyConnection
-from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, usage_to_metadata
+from dify_integrations.langchain._base import DifyModelBase
+from dify_integrations.langchain._convert import usage_to_metadata
 from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyLLM"]
 
 
-class DifyLLM(DifyConnection, BaseLLM):
+class DifyLLM(DifyModelBase, BaseLLM):
     """A Dify completion app (``/completion-messages``) as a LangChain LLM.
 
     The prompt goes into the app variable ``input_key`` (default ``query``); the other
@@ -68,64 +65,14 @@ class DifyLLM(DifyConnection, BaseLLM):
         ``usage_metadata``; ``llm_output["token_usage"]`` sums the token counts.
     """
 
-    model_name: str | None = Field(default=None, alias="model")
-    """The model name to report; by default the app's name (``GET /info``), else ``dify``."""
-
     input_key: str = "query"
     """The app variable that receives the prompt."""
 
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    """Other app variables sent with every call."""
-
-    streaming: bool = False
-    """Kept for compatibility: calls always stream internally."""
-
-    temperature: float | None = None
-    """Not sent: fixed by the Dify app."""
-
-    max_tokens: int | None = None
-    """Not sent: fixed by the Dify app."""
-
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Default stop sequences, applied client side."""
-
-    _app_name: str | None = PrivateAttr(default=None)
+    _ls_model_type: ClassVar[Literal["chat", "llm"]] = "llm"
 
     @property
     def _llm_type(self) -> str:
         return "dify-completion"
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"api_key": "DIFY_API_KEY"}
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
-    def get_lc_namespace(cls) -> list[str]:
-        return ["dify_integrations", "langchain"]
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self._known_model_name(), "base_url": self.base_url}
-
-    def _known_model_name(self) -> str:
-        return self.model_name or self._app_name or DEFAULT_MODEL_NAME
-
-    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="dify", ls_model_name=self._known_model_name(), ls_model_type="llm"
-        )
-        if self.temperature is not None:
-            params["ls_temperature"] = self.temperature
-        if self.max_tokens is not None:
-            params["ls_max_tokens"] = self.max_tokens
-        ls_stop = stop or self.stop
-        if ls_stop:
-            params["ls_stop"] = ls_stop
-        return params
 
     # ------------------------------------------------------------------ shared, no I/O
 
@@ -156,14 +103,6 @@ class DifyLLM(DifyConnection, BaseLLM):
         )
 
     # ------------------------------------------------------------------ sync
-
-    def _learn_app_name(self) -> None:
-        if self.model_name or self._app_name:
-            return
-        try:
-            self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
-        except DifyError:
-            return
 
     def _run(
         self,
@@ -217,15 +156,6 @@ class DifyLLM(DifyConnection, BaseLLM):
         return self._llm_result(generations)
 
     # ------------------------------------------------------------------ async
-
-    async def _alearn_app_name(self) -> None:
-        if self.model_name or self._app_name:
-            return
-        try:
-            info = await self._get_async_client().get_info()
-        except DifyError:
-            return
-        self._app_name = info.name or DEFAULT_MODEL_NAME
 
     async def _arun(
         self,

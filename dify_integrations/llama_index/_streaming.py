@@ -2,18 +2,15 @@
 
 Both forms make the same steps: a ``(result, text, delta)`` triple each time the answer
 changes, then a last one with an empty delta once the stream finished, after ``on_finish``
-ran. ``result`` is the stream's own fold (``stream.result``, for ids, usage, citations);
-the text and deltas come from folding the events *as they are yielded* (the stream may
-decode, and fold, a whole network chunk ahead of the event it yields). Only the iteration
-differs (``for`` / ``async for``).
+ran. ``result`` is the stream's own fold (``stream.result``: ids, usage, citations), which
+covers exactly the events yielded so far. Only the iteration differs (``for`` /
+``async for``); what each step is comes from :class:`Progress`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-
-from dify_integrations.core.accumulate import StreamResult
 
 __all__ = ["Progress", "afold", "aiter_steps", "fold", "iter_steps"]
 
@@ -39,35 +36,38 @@ class Progress:
         self.text = answer
         return delta
 
+    def on_event(self, result: Any) -> Step | None:
+        """The step after an event was yielded, or ``None`` when the answer did not change."""
+        delta = self.step(result.answer)
+        return None if delta is None else (result, self.text, delta)
+
+    def last(self, result: Any, on_finish: OnFinish) -> Step:
+        """The closing step, once the stream finished; runs ``on_finish`` first."""
+        if on_finish is not None:
+            on_finish(result)
+        return result, self.text, ""
+
 
 def iter_steps(stream: Any, on_finish: OnFinish = None) -> Iterator[Step]:
     """Steps of a sync ``EventStream``; closing the iterator early closes (and stops) it."""
     progress = Progress()
-    seen = StreamResult()
     with stream:
-        for event in stream:
-            seen.add(event)
-            delta = progress.step(seen.answer)
-            if delta is not None:
-                yield stream.result, progress.text, delta
-        if on_finish is not None:
-            on_finish(stream.result)
-        yield stream.result, progress.text, ""
+        for _ in stream:
+            step = progress.on_event(stream.result)
+            if step is not None:
+                yield step
+        yield progress.last(stream.result, on_finish)
 
 
 async def aiter_steps(stream: Any, on_finish: OnFinish = None) -> AsyncIterator[Step]:
     """Steps of an ``AsyncEventStream``: the async twin of :func:`iter_steps`."""
     progress = Progress()
-    seen = StreamResult()
     async with stream:
-        async for event in stream:
-            seen.add(event)
-            delta = progress.step(seen.answer)
-            if delta is not None:
-                yield stream.result, progress.text, delta
-        if on_finish is not None:
-            on_finish(stream.result)
-        yield stream.result, progress.text, ""
+        async for _ in stream:
+            step = progress.on_event(stream.result)
+            if step is not None:
+                yield step
+        yield progress.last(stream.result, on_finish)
 
 
 def fold(stream: Any, on_finish: OnFinish = None) -> tuple[Any, str]:

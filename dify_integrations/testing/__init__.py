@@ -13,7 +13,15 @@ from ._faults import Fault, FaultKind
 from ._log import LoggedRequest
 from ._server import DifyTestServer
 from ._settings import UploadLimits
-from ._workspace import App, Dataset, Document, Responder, Segment, WorkflowHandler
+from ._workspace import (
+    App,
+    Dataset,
+    Document,
+    Moderation,
+    Responder,
+    Segment,
+    WorkflowHandler,
+)
 
 __all__ = [
     "App",
@@ -23,6 +31,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "LoggedRequest",
+    "Moderation",
     "Responder",
     "Segment",
     "UploadLimits",

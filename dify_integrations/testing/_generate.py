@@ -1,5 +1,8 @@
 """Generation pipelines: the ordered events of each app mode, as async generators of dicts.
 
+This module holds the message family (chat, agent-chat, advanced-chat, completion) and the
+workflow event builders; the node-by-node run of workflow apps is in ``_workflow_run``.
+
 The same events serve both response modes: streaming writes them as frames, blocking folds
 them (``fold_message`` / ``fold_workflow``). Pacing (``token_delay``) and stop are applied
 between pieces, so a stop request halts the generation at once.
@@ -242,15 +245,30 @@ class Generation:
                 first_token_at = first_token_at or time.monotonic()
                 answer += piece
                 yield self._message_event(name, piece, None)
+            replacement = self._moderate(answer)
         except Exception as exc:  # a responder failure ends the stream with an error event
             self._save(answer, resources, "error", str(exc))
             yield self.error_event(exc)
             return
+        usage = self._usage(answer, context, first_token_at)
         if mode == "agent-chat":
             yield self._thought(thought_id, position, thought=answer)
             self._store_thought(thought_id, position, answer, "", "", "")
+        if replacement is not None:  # output moderation runs when the message ends
+            yield self._replace_event(replacement)
+            answer = replacement
         self._save(answer, resources)
-        yield self._message_end(resources, self._usage(answer, context, first_token_at))
+        yield self._message_end(resources, usage)
+
+    def _moderate(self, answer: str) -> str | None:
+        """The app's output moderation of the whole answer: a replacement, or ``None``."""
+        if self.app.moderation is None:
+            return None
+        return self.app.moderation(answer)
+
+    def _replace_event(self, replacement: str) -> dict[str, Any]:
+        """``message_replace``: the full replacement text (clients discard the deltas)."""
+        return {**self.envelope("message_replace"), "answer": replacement, "reason": ""}
 
     def _thought(
         self,
@@ -327,7 +345,8 @@ class Generation:
             "sys.workflow_run_id": self.run.id,
         }
 
-    def _node_started(self, node: _Node) -> dict[str, Any]:
+    def node_started(self, node: Node, iteration_id: str | None = None) -> dict[str, Any]:
+        """A ``node_started`` event (``iteration_id`` for nodes inside an iteration)."""
         return self.workflow_event(
             "node_started",
             {
@@ -341,22 +360,24 @@ class Generation:
                 "inputs_truncated": False,
                 "created_at": node.created_at,
                 "extras": {},
-                "iteration_id": None,
+                "iteration_id": iteration_id,
                 "loop_id": None,
                 "agent_strategy": None,
             },
         )
 
-    def _node_finished(
+    def node_finished(
         self,
-        node: _Node,
+        node: Node,
         inputs: Any,
         outputs: Any,
         status: str = "succeeded",
         error: str | None = None,
         process_data: Any = None,
         execution_metadata: Any = None,
+        iteration_id: str | None = None,
     ) -> dict[str, Any]:
+        """A ``node_finished`` event; ``elapsed_time`` is measured from ``node.started``."""
         return self.workflow_event(
             "node_finished",
             {
@@ -379,12 +400,13 @@ class Generation:
                 "created_at": node.created_at,
                 "finished_at": int(time.time()),
                 "files": [],
-                "iteration_id": None,
+                "iteration_id": iteration_id,
                 "loop_id": None,
             },
         )
 
-    def _workflow_started(self) -> dict[str, Any]:
+    def workflow_started(self) -> dict[str, Any]:
+        """The ``workflow_started`` event."""
         assert self.run is not None
         return self.workflow_event(
             "workflow_started",
@@ -397,9 +419,10 @@ class Generation:
             },
         )
 
-    def _finish_run(
+    def finish_run(
         self, status: str, outputs: dict[str, Any], error: str | None, steps: int, tokens: int
     ) -> dict[str, Any]:
+        """Record the run's end and return its ``workflow_finished`` event."""
         assert self.run is not None
         run = self.run
         with self.ws.lock:
@@ -432,9 +455,10 @@ class Generation:
             },
         )
 
-    def _node(self, index: int, node_type: str, title: str, node_id: str | None = None) -> _Node:
+    def node(self, index: int, node_type: str, title: str, node_id: str | None = None) -> Node:
+        """A node execution; ``node_id`` defaults to one derived from the app and ``index``."""
         base = self.app.created_at * 1000
-        return _Node(new_id(), node_id or str(base + index), node_type, title, index)
+        return Node(new_id(), node_id or str(base + index), node_type, title, index)
 
     async def _chatflow(
         self, hits: list[Any], resources: list[dict[str, Any]], context: str
@@ -442,19 +466,19 @@ class Generation:
         sys_inputs = self.sys_inputs()
         assert self.run is not None
         self.run.inputs = sys_inputs
-        yield self._workflow_started()
-        start = self._node(1, "start", "Start")
-        yield self._node_started(start)
-        yield self._node_finished(start, sys_inputs, sys_inputs)
+        yield self.workflow_started()
+        start = self.node(1, "start", "Start")
+        yield self.node_started(start)
+        yield self.node_finished(start, sys_inputs, sys_inputs)
         steps = 1
         index = 2
         if self.app.dataset_ids:
-            kr = self._node(index, "knowledge-retrieval", "Knowledge Retrieval")
-            yield self._node_started(kr)
-            yield self._node_finished(kr, {"query": self.query}, {"result": resources})
+            kr = self.node(index, "knowledge-retrieval", "Knowledge Retrieval")
+            yield self.node_started(kr)
+            yield self.node_finished(kr, {"query": self.query}, {"result": resources})
             steps, index = steps + 1, index + 1
-        llm = self._node(index, "llm", "LLM")
-        yield self._node_started(llm)
+        llm = self.node(index, "llm", "LLM")
+        yield self.node_started(llm)
         answer = ""
         first_token_at: float | None = None
         stopped = False
@@ -468,10 +492,11 @@ class Generation:
                 first_token_at = first_token_at or time.monotonic()
                 answer += piece
                 yield self._message_event("message", piece, [llm.node_id, "text"])
+            replacement = self._moderate(answer)
         except Exception as exc:
             error = str(exc) or type(exc).__name__
-            yield self._node_finished(llm, {"#sys.query#": self.query}, None, "failed", error)
-            yield self._finish_run("failed", {}, error, steps + 1, 0)
+            yield self.node_finished(llm, {"#sys.query#": self.query}, None, "failed", error)
+            yield self.finish_run("failed", {}, error, steps + 1, 0)
             self._save(answer, resources, "error", error)
             yield {
                 "event": "error",
@@ -483,7 +508,7 @@ class Generation:
             return
         usage = self._usage(answer, context, first_token_at)
         if stopped:
-            yield self._finish_run("stopped", {}, STOPPED_MESSAGE, steps + 1, usage["total_tokens"])
+            yield self.finish_run("stopped", {}, STOPPED_MESSAGE, steps + 1, usage["total_tokens"])
         else:
             meta = {
                 "total_tokens": usage["total_tokens"],
@@ -496,94 +521,25 @@ class Generation:
                 "usage": usage,
                 "finish_reason": "stop",
             }
-            yield self._node_finished(
+            yield self.node_finished(
                 llm, {"#sys.query#": self.query}, llm_out, execution_metadata=meta
             )
-            end = self._node(index + 1, "answer", "Answer", "answer")
-            yield self._node_started(end)
+            end = self.node(index + 1, "answer", "Answer", "answer")
+            yield self.node_started(end)
             outputs = {"answer": answer, "files": []}
-            yield self._node_finished(end, None, outputs)
-            yield self._finish_run("succeeded", outputs, None, steps + 2, usage["total_tokens"])
+            yield self.node_finished(end, None, outputs)
+            yield self.finish_run("succeeded", outputs, None, steps + 2, usage["total_tokens"])
+        if replacement is not None:  # chatflows moderate after workflow_finished
+            yield self._replace_event(replacement)
+            answer = replacement
         self._save(answer, resources)
         yield self._message_end(resources, usage)
 
-    async def workflow_events(self) -> AsyncIterator[dict[str, Any]]:
-        """Events of a workflow app run: started, nodes, text chunks, finished."""
-        assert self.run is not None
-        sys_inputs = self.sys_inputs()
-        self.run.inputs = sys_inputs
-        yield self._workflow_started()
-        start = self._node(1, "start", "Start")
-        yield self._node_started(start)
-        yield self._node_finished(start, sys_inputs, sys_inputs)
-        specs = self.app.nodes or [{"node_type": "code", "title": "Code"}]
-        current: dict[str, Any] = dict(self.inputs)
-        steps = 1
-        for i, spec in enumerate(specs[:-1], start=2):
-            node = self._node(
-                i, str(spec.get("node_type", "code")), str(spec.get("title", f"Node {i}"))
-            )
-            yield self._node_started(node)
-            yield self._node_finished(node, current, current)
-            steps += 1
-        main = self._node(
-            len(specs) + 1,
-            str(specs[-1].get("node_type", "code")),
-            str(specs[-1].get("title", "Code")),
-        )
-        yield self._node_started(main)
-        steps += 1
-        text = ""
-        outputs: Any = None
-        try:
-            handler = self.app.handler
-            assert handler is not None
-            if await self.task.pause(self.token_delay):
-                yield self._finish_run("stopped", {}, STOPPED_MESSAGE, steps, 0)
-                return
-            result = handler(dict(self.inputs))
-            if inspect.isawaitable(result):
-                result = await result
-            if inspect.isgenerator(result):
-                while True:
-                    try:
-                        piece = next(result)
-                    except StopIteration as stop:
-                        outputs = stop.value
-                        break
-                    if await self.task.pause(self.token_delay):
-                        result.close()
-                        yield self._finish_run(
-                            "stopped", {}, STOPPED_MESSAGE, steps, _tokenize.count_tokens(text)
-                        )
-                        return
-                    if piece:
-                        text += str(piece)
-                        yield self.workflow_event(
-                            "text_chunk",
-                            {"text": str(piece), "from_variable_selector": [main.node_id, "text"]},
-                        )
-            else:
-                outputs = result
-        except Exception as exc:
-            error = str(exc) or type(exc).__name__
-            yield self._node_finished(main, current, None, "failed", error)
-            yield self._finish_run("failed", {}, error, steps, 0)
-            return
-        if outputs is None:
-            outputs = {"text": text}
-        elif not isinstance(outputs, dict):
-            outputs = {"text": str(outputs)}
-        tokens = _tokenize.count_tokens(text)
-        yield self._node_finished(main, current, outputs)
-        end = self._node(len(specs) + 2, "end", "End")
-        yield self._node_started(end)
-        yield self._node_finished(end, outputs, outputs)
-        yield self._finish_run("succeeded", outputs, None, steps + 1, tokens)
-
 
 @dataclass
-class _Node:
+class Node:
+    """One node execution of a workflow run."""
+
     exec_id: str
     node_id: str
     node_type: str

@@ -22,6 +22,7 @@ from ._http import (
 from ._payloads import WorkflowLogQuery, WorkflowRunPayload, validate
 from ._respond import respond
 from ._settings import settings
+from ._workflow_run import workflow_events
 from ._workspace import WorkflowRun, new_id
 
 routes = web.RouteTableDef()
@@ -67,7 +68,7 @@ async def _run(request: web.Request, workflow_id: str | None) -> web.StreamRespo
     )
     streaming = payload.response_mode == "streaming"
     return await respond(
-        request, gen, gen.workflow_events(), streaming=streaming, fold=fold_workflow
+        request, gen, workflow_events(gen), streaming=streaming, fold=fold_workflow
     )
 
 

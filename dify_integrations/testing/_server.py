@@ -23,11 +23,13 @@ from ._http import WORKSPACE_KEY
 from ._log import LoggedRequest
 from ._middleware import dify_middleware
 from ._settings import SETTINGS_KEY, Settings, UploadLimits
+from ._workflow_run import check_nodes
 from ._workspace import (
     App,
     ChatMode,
     Dataset,
     Document,
+    Moderation,
     Responder,
     WorkflowHandler,
     Workspace,
@@ -289,6 +291,7 @@ class DifyTestServer:
         show_retrieve_source: bool = True,
         suggested_questions_after_answer: bool = False,
         tags: Sequence[str] = (),
+        moderation: Moderation | None = None,
     ) -> App:
         """Create a chat-family app (``chat``, ``agent-chat`` or ``advanced-chat``).
 
@@ -316,6 +319,12 @@ class DifyTestServer:
             show_retrieve_source: Report ``retriever_resources`` (citations).
             suggested_questions_after_answer: Enables ``/messages/{id}/suggested``.
             tags: ``/info`` tags.
+            moderation: Output moderation, ``moderation(answer) -> str | None``, called on
+                the full answer once it has streamed. A string makes the server send a
+                ``message_replace`` event (``answer`` = that string, ``reason`` ``""``)
+                before ``message_end`` (chatflows: after ``workflow_finished``); the stored
+                and the blocking answer are the replacement. ``None`` leaves the answer.
+                Raising ends the stream like a failing responder.
 
         Returns:
             The ``App`` (``.api_key`` ``app-…``, ``.id``, ``.name``, ``.mode``).
@@ -338,6 +347,7 @@ class DifyTestServer:
                 show_retrieve_source=show_retrieve_source,
                 suggested_questions_after_answer=suggested_questions_after_answer,
                 tags=list(tags),
+                moderation=moderation,
             )
         )
 
@@ -352,6 +362,7 @@ class DifyTestServer:
         token_delay: float | None = None,
         description: str = "",
         tags: Sequence[str] = (),
+        moderation: Moderation | None = None,
     ) -> App:
         """Create a completion (text generator) app.
 
@@ -366,6 +377,7 @@ class DifyTestServer:
             token_delay: Seconds before each streamed piece.
             description: App description.
             tags: ``/info`` tags.
+            moderation: Output moderation, as for ``create_chat_app``.
         """
         return self._add(
             App(
@@ -380,13 +392,14 @@ class DifyTestServer:
                 dataset_ids=list(dataset_ids),
                 token_delay=token_delay,
                 tags=list(tags),
+                moderation=moderation,
             )
         )
 
     def create_workflow_app(
         self,
         name: str,
-        handler: WorkflowHandler,
+        handler: WorkflowHandler | None,
         description: str = "",
         user_input_form: Iterable[Mapping[str, Any]] | None = None,
         nodes: Sequence[Mapping[str, Any]] | None = None,
@@ -394,29 +407,65 @@ class DifyTestServer:
         token_delay: float | None = None,
         tags: Sequence[str] = (),
     ) -> App:
-        """Create a workflow app that runs a Python callable.
+        """Create a workflow app that runs Python callables, one node at a time.
 
-        The run emits ``workflow_started``, ``node_started``/``node_finished`` for Start,
-        each node of ``nodes`` and End, ``text_chunk`` for streamed text, then
-        ``workflow_finished``.
+        The run emits ``workflow_started``, a ``node_started``/``node_finished`` pair for
+        Start, each node of ``nodes`` and End (iterations emit their own events, below),
+        ``text_chunk`` for streamed text, then ``workflow_finished``. The ``values`` flowing
+        through the nodes start as the run's ``inputs``; each node's outputs are merged into
+        them; the run's ``outputs`` are the last node's outputs.
+
+        Example:
+            ```python
+            server.create_workflow_app("Triage", None, nodes=[
+                {"title": "Classify", "run": lambda v: {"label": "bug"}},
+                {"title": "Each item", "node_type": "iteration", "over": "items",
+                 "run": lambda v: v["item"].upper(), "output": "upper"},
+                {"title": "Answer", "node_type": "llm",
+                 "run": lambda v: {"text": f"{v['label']}: {v['upper']}"}},
+            ])
+            ```
 
         Args:
             name: App name.
-            handler: ``handler(inputs: dict) -> dict`` of outputs. It may be a generator
-                that yields text pieces (each becomes a ``text_chunk``, paced by
-                ``token_delay``) and *returns* the outputs dict (default
-                ``{"text": <joined pieces>}``); an ``async def`` is awaited. Raising makes
-                a failed run (``node_finished`` and ``workflow_finished`` with status
-                ``failed`` and ``error`` = the exception text; no ``error`` event). A stop
-                request ends the run with ``workflow_finished`` ``stopped``. It runs on the
-                server's event loop: keep it quick.
+            handler: ``handler(values: dict) -> dict`` of outputs, run in the last node
+                unless that node has its own ``run`` (``None``: no handler). It may be a
+                generator (sync or async) that yields text pieces (each becomes a
+                ``text_chunk``, paced by ``token_delay``) and *returns* the outputs dict
+                (default ``{"text": <joined pieces>}``); an ``async def`` is awaited; a
+                non-dict result becomes ``{"text": str(result)}``. Raising makes a failed
+                run (``node_finished`` and ``workflow_finished`` with status ``failed`` and
+                ``error`` = the exception text; no ``error`` event). A stop request ends the
+                run with ``workflow_finished`` ``stopped``. It runs on the server's event
+                loop: keep it quick.
             description: App description.
             user_input_form: As for ``create_chat_app``.
-            nodes: Node specs between Start and End, ``[{"node_type": "llm", "title":
-                "Summarise"}, ...]``; the handler runs in the last one (default one
-                ``code`` node titled ``Code``).
-            token_delay: Seconds before the handler runs and before each text chunk.
+            nodes: Node specs between Start and End (default one ``code`` node titled
+                ``Code``). Keys: ``title``, ``node_type`` (default ``code``), ``node_id``
+                (default derived from the app), and
+
+                - ``run``: ``run(values) -> dict`` with the handler's contract (generator,
+                  async, failure); its outputs are merged into the values of later nodes
+                  and its ``node_finished`` carries real ``inputs``, ``outputs`` and
+                  ``elapsed_time``. A node without ``run`` passes its values through
+                  (the last one runs ``handler``).
+                - ``node_type: "iteration"`` with ``over`` (the name of a list in the
+                  values), optional ``run``, ``output`` (default ``"output"``) and
+                  ``inner`` (``{"title", "node_type"}`` of the node run per item, default
+                  a ``code`` node ``Code``): emits ``iteration_started``, then per item
+                  ``node_started``/``node_finished`` of the inner node (with
+                  ``iteration_id``; ``run({**values, "item": x, "index": i})`` gives the
+                  item's result, the item itself without ``run``) and ``iteration_next``
+                  between items, then ``iteration_completed`` with ``outputs`` ``{output:
+                  [results]}``, merged into the values. An item that raises fails the
+                  inner node, the iteration and the run.
+            token_delay: Seconds before each callable runs (per node, per iteration item)
+                and before each text chunk.
             tags: ``/info`` tags.
+
+        Raises:
+            ValueError: A node spec with unknown keys, a ``run`` that is not callable or an
+                iteration without ``over``.
         """
         return self._add(
             App(
@@ -427,7 +476,7 @@ class DifyTestServer:
                 description=description,
                 user_input_form=normalize_form(user_input_form),
                 handler=handler,
-                nodes=[dict(n) for n in nodes or []],
+                nodes=check_nodes(nodes),
                 token_delay=token_delay,
                 tags=list(tags),
             )

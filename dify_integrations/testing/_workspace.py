@@ -22,6 +22,8 @@ ChatMode = Literal["chat", "agent-chat", "advanced-chat"]
 AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
 Responder = Callable[[str, dict[str, Any], list[tuple[str, str]], list[dict[str, Any]]], Any]
 WorkflowHandler = Callable[[dict[str, Any]], Any]
+#: ``moderation(answer) -> replacement | None``: output moderation of a whole answer.
+Moderation = Callable[[str], str | None]
 
 _seq = itertools.count(1)
 
@@ -125,6 +127,7 @@ class App:
     suggested_questions: list[str] = field(default_factory=list)
     dataset_ids: list[str] = field(default_factory=list)
     responder: Responder | None = None
+    moderation: Moderation | None = None
     template: str = ""
     handler: WorkflowHandler | None = None
     nodes: list[dict[str, Any]] = field(default_factory=list)

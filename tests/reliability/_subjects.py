@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from dify_integrations import AsyncDifyClient, DifyClient
 from dify_integrations.core.config import Timeout
 
 Mode = Literal["sync", "async"]
-T = TypeVar("T")
 
 # ----------------------------------------------------------------------------- content
 
@@ -100,6 +99,14 @@ def big_responder(
 ) -> Iterator[str]:
     """A 10 MB answer in many pieces."""
     yield from big_pieces()
+
+
+def slow_responder(
+    query: str, inputs: dict[str, Any], history: list[tuple[str, str]], files: list[Any]
+) -> Iterator[str]:
+    """A long answer (paced by the app's token delay), to be abandoned mid-stream."""
+    for n in range(300):
+        yield f"word{n} "
 
 
 def big_handler(inputs: dict[str, Any]) -> Iterator[str]:
@@ -191,15 +198,6 @@ def _core_kwargs(call: Call) -> dict[str, Any]:
 
 def _adapter_kwargs(call: Call) -> dict[str, Any]:
     return {"api_key": call.api_key, **_core_kwargs(call)}
-
-
-async def _with_async_client(call: Call, use: Callable[[AsyncDifyClient], Awaitable[T]]) -> T:
-    """Run ``use`` with an async client built from ``call``, closed on this loop after."""
-    client = AsyncDifyClient(call.api_key, **_core_kwargs(call))
-    try:
-        return await use(client)
-    finally:
-        await client.aclose()
 
 
 def _retrieved(contents: list[str]) -> Outcome:
@@ -298,10 +296,9 @@ class CoreRetrieve(Subject):
 
 # ----------------------------------------------------------------------------- LangChain
 #
-# The LangChain adapters have no close()/aclose(): sync calls use the client the adapter
-# builds from its own settings (urllib3 closes its pool when it is collected); async calls
-# get a shared ``async_client=`` that is closed on the call's loop (see test_leaks.py for
-# the adapter-owned async client).
+# The LangChain adapters have no close()/aclose(): they build their clients from their own
+# settings; the sync one's pool is closed when it is collected (urllib3), the async one's
+# session when the call's event loop shuts down (see test_leaks.py).
 
 
 def _lc_workflow_args() -> Any:
@@ -330,11 +327,8 @@ class LCChat(Subject):
     async def arun(self, call: Call) -> Outcome:
         from dify_integrations.langchain import ChatDify
 
-        async def use(client: AsyncDifyClient) -> Outcome:
-            model = ChatDify(**_adapter_kwargs(call), model="reliability", async_client=client)
-            return self._outcome(await model.ainvoke(call.query))
-
-        return await _with_async_client(call, use)
+        model = ChatDify(**_adapter_kwargs(call), model="reliability")
+        return self._outcome(await model.ainvoke(call.query))
 
 
 class LCLLM(Subject):
@@ -349,11 +343,8 @@ class LCLLM(Subject):
     async def arun(self, call: Call) -> Outcome:
         from dify_integrations.langchain import DifyLLM
 
-        async def use(client: AsyncDifyClient) -> Outcome:
-            llm = DifyLLM(**_adapter_kwargs(call), model="reliability", async_client=client)
-            return Outcome(await llm.ainvoke(call.query))
-
-        return await _with_async_client(call, use)
+        llm = DifyLLM(**_adapter_kwargs(call), model="reliability")
+        return Outcome(await llm.ainvoke(call.query))
 
 
 class LCTool(Subject):
@@ -361,7 +352,7 @@ class LCTool(Subject):
     family = WORKFLOW
 
     @staticmethod
-    def _tool(call: Call, **extra: Any) -> Any:
+    def _tool(call: Call) -> Any:
         from dify_integrations.langchain import DifyWorkflowTool
 
         return DifyWorkflowTool(
@@ -369,18 +360,13 @@ class LCTool(Subject):
             description="Run the echo workflow.",
             args_schema=_lc_workflow_args(),
             **_adapter_kwargs(call),
-            **extra,
         )
 
     def sync(self, call: Call) -> Outcome:
         return Outcome(str(self._tool(call).invoke({"text": call.query})))
 
     async def arun(self, call: Call) -> Outcome:
-        async def use(client: AsyncDifyClient) -> Outcome:
-            tool = self._tool(call, async_client=client)
-            return Outcome(str(await tool.ainvoke({"text": call.query})))
-
-        return await _with_async_client(call, use)
+        return Outcome(str(await self._tool(call).ainvoke({"text": call.query})))
 
 
 class LCRetriever(Subject):
@@ -396,13 +382,8 @@ class LCRetriever(Subject):
     async def arun(self, call: Call) -> Outcome:
         from dify_integrations.langchain import DifyRetriever
 
-        async def use(client: AsyncDifyClient) -> Outcome:
-            retriever = DifyRetriever(
-                **_adapter_kwargs(call), dataset_id=call.dataset_id, async_client=client
-            )
-            return _retrieved([d.page_content for d in await retriever.ainvoke(call.query)])
-
-        return await _with_async_client(call, use)
+        retriever = DifyRetriever(**_adapter_kwargs(call), dataset_id=call.dataset_id)
+        return _retrieved([d.page_content for d in await retriever.ainvoke(call.query)])
 
 
 # ----------------------------------------------------------------------------- LlamaIndex

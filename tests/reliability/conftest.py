@@ -37,6 +37,7 @@ from ._subjects import (
     big_responder,
     completion_responder,
     echo_responder,
+    slow_responder,
     workflow_handler,
 )
 
@@ -55,6 +56,7 @@ class Apps:
     big_chat_key: str
     big_completion_key: str
     big_workflow_key: str
+    slow_chat_key: str
     dataset_key: str
     dataset_id: str
 
@@ -89,6 +91,9 @@ def apps() -> Iterator[Apps]:
             ).api_key,
             big_workflow_key=server.create_workflow_app(
                 "Big flow", handler=big_handler, user_input_form=WORKFLOW_FORM
+            ).api_key,
+            slow_chat_key=server.create_chat_app(
+                "Slow", responder=slow_responder, token_delay=0.01
             ).api_key,
             dataset_key=server.dataset_api_key,
             dataset_id=ds.id,
