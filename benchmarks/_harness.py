@@ -338,8 +338,29 @@ def rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (`VmHWM`) to its current RSS; `False` if unsupported.
+
+    Linux >= 4.0: writing `5` to `/proc/self/clear_refs`. (`ru_maxrss` cannot be used in a
+    child process: Linux carries it over from the parent across `fork` + `exec`.)
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (`ru_maxrss`)."""
+    """Peak resident set size of this process (`VmHWM`, else `ru_maxrss`)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

@@ -3,7 +3,8 @@
 `python -m benchmarks._memory_probe PATH NBYTES PIECE BASE_URL KEY` streams an answer of
 NBYTES bytes (PIECE bytes per event) through PATH, dropping every chunk as soon as it
 arrives, and prints one JSON line: the RSS just before the stream (after a warm-up stream
-and `gc.collect()`), the peak RSS (`ru_maxrss`) after it, the chunks seen and the seconds.
+and `gc.collect()`, with the peak reset to it), the peak RSS (`VmHWM`) after it, the
+chunks seen and the seconds.
 
 PATH: `bare` (requests SSE loop), `core` (`DifyClient.stream_chat_message`), `langchain`
 (`ChatDify.stream`), `langchain-fake` (a no-I/O `BaseChatModel` whose `_stream` yields the
@@ -23,6 +24,8 @@ from typing import Any
 
 for _var in ("LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2", "LANGSMITH_TRACING"):
     os.environ[_var] = "false"
+
+from benchmarks._harness import peak_rss_bytes, reset_peak_rss  # noqa: E402
 
 USER = "bench-user"
 WARMUP_BYTES = 65536
@@ -111,14 +114,13 @@ def main(argv: list[str]) -> None:
             return fn(nbytes)
 
     gc.collect()
-    import resource
-
+    reset = reset_peak_rss()
     rss_before = psutil.Process().memory_info().rss
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_before = peak_rss_bytes()
     start = time.perf_counter()
     chunks = run()
     seconds = time.perf_counter() - start
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_after = peak_rss_bytes()
     print(
         json.dumps(
             {
@@ -127,6 +129,7 @@ def main(argv: list[str]) -> None:
                 "rss_before": rss_before,
                 "peak_before": peak_before,
                 "peak_after": peak_after,
+                "peak_reset": reset,
                 "chunks": chunks,
                 "seconds": seconds,
             }

@@ -86,7 +86,7 @@ def run(ctx: Context) -> list[Table]:
             verdict(flat) if is_target else ("flat" if flat else "grows"),
         )
     table.note(
-        f"growth = peak RSS (ru_maxrss) after the stream - RSS before it, fresh process per "
+        f"growth = peak RSS (VmHWM, reset just before the stream) - RSS before it, fresh process per "
         f"cell, {PIECE // 1024} KiB per event; 'flat' = the extra growth for the larger "
         "answer is under a tenth of the extra answer bytes"
     )

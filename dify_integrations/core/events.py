@@ -18,6 +18,7 @@ from .models import (
     WorkflowRunData,
     _none_to_dict,
     _none_to_list,
+    _str_or_empty,
 )
 
 __all__ = [
@@ -69,10 +70,6 @@ class StreamEvent(DifyModel):
     message_id: str | None = None
     workflow_run_id: str | None = None
     created_at: int | None = None
-
-
-def _str_or_empty(value: Any) -> Any:
-    return "" if value is None else value
 
 
 class MessageEvent(StreamEvent):

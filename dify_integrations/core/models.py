@@ -51,6 +51,10 @@ def _none_to_dict(value: Any) -> Any:
     return {} if value is None else value
 
 
+def _str_or_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def _price(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -140,10 +144,7 @@ class ChatMessageResponse(DifyModel):
 
     _meta = field_validator("metadata", mode="before")(_none_to_dict)
 
-    @field_validator("answer", mode="before")
-    @classmethod
-    def _answer(cls, value: Any) -> Any:
-        return "" if value is None else value
+    _answer = field_validator("answer", mode="before")(_str_or_empty)
 
 
 class CompletionMessageResponse(ChatMessageResponse):
@@ -339,10 +340,7 @@ class Segment(DifyModel):
 
     _lists = field_validator("keywords", mode="before")(_none_to_list)
 
-    @field_validator("content", mode="before")
-    @classmethod
-    def _content(cls, value: Any) -> Any:
-        return "" if value is None else value
+    _content = field_validator("content", mode="before")(_str_or_empty)
 
 
 class RetrieveRecord(DifyModel):
@@ -429,7 +427,4 @@ class AppMeta(DifyModel):
 
     tool_icons: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("tool_icons", mode="before")
-    @classmethod
-    def _icons(cls, value: Any) -> Any:
-        return {} if value is None else value
+    _icons = field_validator("tool_icons", mode="before")(_none_to_dict)

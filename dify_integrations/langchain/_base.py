@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, ClassVar, Literal
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import Any, ClassVar, Literal, TypeVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
+from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
@@ -14,9 +17,13 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout
 from dify_integrations.core.errors import DifyError
+from dify_integrations.core.stream import AsyncEventStream, EventStream
 from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
+from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyConnection", "DifyDatasetConnection", "DifyModelBase"]
+
+_Chunk = TypeVar("_Chunk", GenerationChunk, ChatGenerationChunk)
 
 
 class DifyConnection(BaseModel):
@@ -184,6 +191,52 @@ class DifyModelBase(DifyConnection):
             self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
         except DifyError:
             return
+
+    def _emit(
+        self,
+        stream: EventStream,
+        folder: AnswerFolder,
+        run_manager: CallbackManagerForLLMRun | None,
+        make_chunk: Callable[[str], _Chunk],
+    ) -> Iterator[_Chunk]:
+        """Run ``stream`` to its end: a chunk per text delta, stop sequences honoured.
+
+        Closes the stream (stopping the server task when it did not finish), then learns
+        the app's name for the final chunk, which the caller builds.
+        """
+        with stream:
+            for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = make_chunk(text)
+                    if run_manager:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    stream.stop()
+        self._learn_app_name()
+
+    async def _aemit(
+        self,
+        stream: AsyncEventStream,
+        folder: AnswerFolder,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        make_chunk: Callable[[str], _Chunk],
+    ) -> AsyncGenerator[_Chunk, None]:
+        """Async twin of :meth:`_emit`."""
+        async with stream:
+            async for event in stream:
+                text = folder.add(event)
+                if text:
+                    chunk = make_chunk(text)
+                    if run_manager:
+                        await run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+                if folder.stop_requested:
+                    folder.mark_stop_sent()
+                    await stream.stop()
+        await self._alearn_app_name()
 
     async def _alearn_app_name(self) -> None:
         """Async twin of :meth:`_learn_app_name`."""

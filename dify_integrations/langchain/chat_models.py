@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -249,18 +250,8 @@ class ChatDify(DifyModelBase, BaseChatModel):
             for spec in call.files
         ]
         folder.set_stop(call.stop)
-        with client.stream_chat_message(call.query, **self._stream_kwargs(call, files)) as stream:
-            for event in stream:
-                text = folder.add(event)
-                if text:
-                    chunk = self._text_chunk(text)
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
-                if folder.stop_requested:
-                    folder.mark_stop_sent()
-                    stream.stop()
-        self._learn_app_name()
+        stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
+        yield from self._emit(stream, folder, run_manager, self._text_chunk)
         final = self._finish(call, folder)
         if run_manager:
             run_manager.on_llm_new_token(final.text, chunk=final)
@@ -296,7 +287,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None,
         kwargs: dict[str, Any],
         folder: AnswerFolder,
-    ) -> AsyncIterator[ChatGenerationChunk]:
+    ) -> AsyncGenerator[ChatGenerationChunk, None]:
         call = self._prepare(messages, stop, kwargs)
         client = self._get_async_client()
         files = []
@@ -309,20 +300,10 @@ class ChatDify(DifyModelBase, BaseChatModel):
                 upload_id = uploaded.id
             files.append(dify_file_object(spec, upload_id))
         folder.set_stop(call.stop)
-        async with client.stream_chat_message(
-            call.query, **self._stream_kwargs(call, files)
-        ) as stream:
-            async for event in stream:
-                text = folder.add(event)
-                if text:
-                    chunk = self._text_chunk(text)
-                    if run_manager:
-                        await run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
-                if folder.stop_requested:
-                    folder.mark_stop_sent()
-                    await stream.stop()
-        await self._alearn_app_name()
+        stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
+        async with aclosing(self._aemit(stream, folder, run_manager, self._text_chunk)) as chunks:
+            async for chunk in chunks:
+                yield chunk
         final = self._finish(call, folder)
         if run_manager:
             await run_manager.on_llm_new_token(final.text, chunk=final)
@@ -335,8 +316,10 @@ class ChatDify(DifyModelBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        async for chunk in self._arun(messages, stop, run_manager, kwargs, AnswerFolder()):
-            yield chunk
+        run = self._arun(messages, stop, run_manager, kwargs, AnswerFolder())
+        async with aclosing(run) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def _agenerate(
         self,

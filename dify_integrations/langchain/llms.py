@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -15,6 +16,10 @@ from dify_integrations.langchain._convert import usage_to_metadata
 from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyLLM"]
+
+
+def _text_chunk(text: str) -> GenerationChunk:
+    return GenerationChunk(text=text)
 
 
 class DifyLLM(DifyModelBase, BaseLLM):
@@ -114,18 +119,8 @@ class DifyLLM(DifyModelBase, BaseLLM):
     ) -> Iterator[GenerationChunk]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        with self._get_client().stream_completion(**args) as stream:
-            for event in stream:
-                text = folder.add(event)
-                if text:
-                    chunk = GenerationChunk(text=text)
-                    if run_manager:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
-                if folder.stop_requested:
-                    folder.mark_stop_sent()
-                    stream.stop()
-        self._learn_app_name()
+        stream = self._get_client().stream_completion(**args)
+        yield from self._emit(stream, folder, run_manager, _text_chunk)
         final = self._final_chunk(folder, folder.flush())
         if run_manager and final.text:
             run_manager.on_llm_new_token(final.text, chunk=final)
@@ -164,21 +159,13 @@ class DifyLLM(DifyModelBase, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None,
         kwargs: dict[str, Any],
         folder: AnswerFolder,
-    ) -> AsyncIterator[GenerationChunk]:
+    ) -> AsyncGenerator[GenerationChunk, None]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        async with self._get_async_client().stream_completion(**args) as stream:
-            async for event in stream:
-                text = folder.add(event)
-                if text:
-                    chunk = GenerationChunk(text=text)
-                    if run_manager:
-                        await run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
-                if folder.stop_requested:
-                    folder.mark_stop_sent()
-                    await stream.stop()
-        await self._alearn_app_name()
+        stream = self._get_async_client().stream_completion(**args)
+        async with aclosing(self._aemit(stream, folder, run_manager, _text_chunk)) as chunks:
+            async for chunk in chunks:
+                yield chunk
         final = self._final_chunk(folder, folder.flush())
         if run_manager and final.text:
             await run_manager.on_llm_new_token(final.text, chunk=final)
@@ -191,8 +178,10 @@ class DifyLLM(DifyModelBase, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        async for chunk in self._arun(prompt, stop, run_manager, kwargs, AnswerFolder()):
-            yield chunk
+        run = self._arun(prompt, stop, run_manager, kwargs, AnswerFolder())
+        async with aclosing(run) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def _agenerate(
         self,

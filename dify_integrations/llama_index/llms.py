@@ -319,15 +319,11 @@ class DifyLLM(LLM):
 
     # ------------------------------------------------------------------ I/O loops
 
-    def _open_sync(self, request: _Request) -> Any:
-        client = self._clients.sync
+    def _open_stream(
+        self, client: DifyClient | AsyncDifyClient, request: _Request, files: list[dict[str, Any]]
+    ) -> Any:
+        """The stream for ``request`` (the ``stream_*`` methods of both clients are plain)."""
         user = self._clients.user
-        files = list(request.files)
-        for upload in request.uploads:
-            uploaded = client.upload_file(
-                upload.data, filename=upload.filename, mime_type=upload.mime_type, user=user
-            )
-            files.append(_local_image(uploaded))
         if request.completion:
             return client.stream_completion(request.inputs, user=user, files=files or None)
         return client.stream_chat_message(
@@ -338,6 +334,17 @@ class DifyLLM(LLM):
             files=files or None,
         )
 
+    def _open_sync(self, request: _Request) -> Any:
+        client = self._clients.sync
+        user = self._clients.user
+        files = list(request.files)
+        for upload in request.uploads:
+            uploaded = client.upload_file(
+                upload.data, filename=upload.filename, mime_type=upload.mime_type, user=user
+            )
+            files.append(_local_image(uploaded))
+        return self._open_stream(client, request, files)
+
     async def _open_async(self, request: _Request) -> Any:
         client = self._clients.async_
         user = self._clients.user
@@ -347,15 +354,7 @@ class DifyLLM(LLM):
                 upload.data, filename=upload.filename, mime_type=upload.mime_type, user=user
             )
             files.append(_local_image(uploaded))
-        if request.completion:
-            return client.stream_completion(request.inputs, user=user, files=files or None)
-        return client.stream_chat_message(
-            request.query or "",
-            user=user,
-            inputs=request.inputs,
-            conversation_id=request.conversation_id,
-            files=files or None,
-        )
+        return self._open_stream(client, request, files)
 
     def _steps_sync(self, request: _Request) -> Iterator[tuple[Any, str, str]]:
         return iter_steps(self._open_sync(request), partial(self._finish, request))

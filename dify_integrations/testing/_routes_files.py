@@ -6,6 +6,7 @@ import secrets
 import time
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._errors import DifyHTTPError, invalid_param, json_response, not_found
 from ._http import auth_app, user_arg, workspace
@@ -17,6 +18,33 @@ from ._workspace import UploadedFile, new_id
 routes = web.RouteTableDef()
 
 
+async def _read_multipart(
+    request: web.Request,
+    fields: dict[str, str],
+    files: list[tuple[str, str | None, str | None, bytes]],
+) -> None:
+    reader = await request.multipart()
+    while True:
+        part = await reader.next()
+        if part is None:
+            return
+        if not isinstance(part, BodyPartReader):
+            continue
+        raw_disposition = part.headers.get("Content-Disposition", "")
+        if part.filename is not None or "filename=" in raw_disposition:
+            data = await part.read()
+            files.append(
+                (
+                    part.name or "",
+                    part.filename or "",
+                    part.headers.get("Content-Type"),
+                    bytes(data),
+                )
+            )
+        else:
+            fields[part.name or ""] = (await part.read()).decode("utf-8", "replace")
+
+
 @routes.post("/v1/files/upload")
 async def upload(request: web.Request) -> web.Response:
     """``POST /files/upload`` — multipart ``file`` (+ optional ``user``), answers 201."""
@@ -25,26 +53,13 @@ async def upload(request: web.Request) -> web.Response:
     fields: dict[str, str] = {}
     files: list[tuple[str, str | None, str | None, bytes]] = []
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                continue
-            raw_disposition = part.headers.get("Content-Disposition", "")
-            if part.filename is not None or "filename=" in raw_disposition:
-                data = await part.read()
-                files.append(
-                    (
-                        part.name or "",
-                        part.filename or "",
-                        part.headers.get("Content-Type"),
-                        bytes(data),
-                    )
-                )
-            else:
-                fields[part.name or ""] = (await part.read()).decode("utf-8", "replace")
+        try:
+            await _read_multipart(request, fields, files)
+        except (ValueError, HttpProcessingError):
+            # Werkzeug parses a broken multipart body as an empty form: Dify then answers
+            # 400 no_file_uploaded, never a 500.
+            fields.clear()
+            files.clear()
     user = user_arg(fields.get("user"), required=False)
     entry = request.get(LOG_ENTRY_KEY)
     if entry is not None:

@@ -1,8 +1,9 @@
 """Schemathesis run of the 13 seed operations (corrected spec) against the local server.
 
 For every generated case (positive and negative generation, examples, coverage and fuzzing
-phases), the case is first sent without a usable key and then with the right one. Every answer
-must be below 500, and every non-2xx answer must be a Dify error body (reference §1.4).
+phases), the case is first sent without a usable key and then with the right one (cases that
+schemathesis itself generates without auth, to test the security scheme, stay without). Every
+answer must be below 500, and every non-2xx answer must be a Dify error body (reference §1.4).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
@@ -144,3 +147,39 @@ def test_operation_answers_like_dify(case: Case, contract: ContractEnv) -> None:
     response = case.call(base_url=base_url, headers=headers, timeout=15)
     case.validate_response(response, checks=[not_a_server_error], headers=headers)
     assert_wire_contract(case, response)
+
+
+def _response(status: int, content: bytes, content_type: str = "application/json") -> Response:
+    request = requests.Request("GET", "http://127.0.0.1/v1/x").prepare()
+    headers = {"content-type": [content_type]} if content_type else {}
+    return Response(status, headers, content, request, elapsed=0.0, verify=True)
+
+
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        (_response(404, b'{"error": "nope"}'), "keys are"),
+        (_response(404, b'{"code": "not_found", "message": "x", "status": 400}'), "status is"),
+        (_response(400, b'{"code": "", "message": "x", "status": 400}'), "code is"),
+        (_response(400, b'{"code": "a", "message": "x", "status": 400, "x": 1}'), "keys are"),
+        (_response(400, b'{"code": "a", "message": null, "status": 400}'), "message is"),
+        (_response(400, b'{"code": "a", "message": "x", "status": true}'), "status is"),
+        (_response(404, b"Not Found", "text/plain"), "not JSON"),
+        (
+            _response(405, b'{"code": "a", "message": "x", "status": 405}', "text/html"),
+            "Content-Type",
+        ),
+        (_response(400, b'["bad_request"]'), "not an object"),
+    ],
+)
+def test_error_body_check_rejects_non_dify_bodies(response: Response, problem: str) -> None:
+    """The checker used above flags each way a body can differ from Dify's."""
+    assert any(problem in found for found in dify_error_problems(response))
+
+
+def test_error_body_check_accepts_dify_bodies() -> None:
+    """Dify's own shapes, with and without ``params``, pass."""
+    plain = b'{"code": "not_found", "message": "Conversation Not Exists.", "status": 404}'
+    with_params = b'{"code": "invalid_param", "message": "x", "params": "user", "status": 400}'
+    assert dify_error_problems(_response(404, plain)) == []
+    assert dify_error_problems(_response(400, with_params, "application/json; charset=utf-8")) == []

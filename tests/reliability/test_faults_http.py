@@ -10,17 +10,34 @@ retried only for idempotent operations (retrieve).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from dify_integrations import (
     APIConnectionError,
     APITimeoutError,
+    AsyncDifyClient,
+    DifyClient,
     InternalServerError,
     RateLimitError,
 )
 from dify_integrations.core.config import Timeout
 
-from ._subjects import ALL, CORE, CREATING, IDEMPOTENT, Outcome, Subject
+from ._subjects import (
+    ALL,
+    CHAT,
+    COMPLETION,
+    CORE,
+    CREATING,
+    IDEMPOTENT,
+    Call,
+    Mode,
+    Outcome,
+    Subject,
+)
 from .conftest import Rig, closed_port
 
 pytestmark = [
@@ -172,3 +189,65 @@ def test_read_timeout_on_retrieve_is_retried_until_success(rig: Rig, subject: Su
     call = rig.call(subject, max_retries=1, timeout=SLOW_READ)
     assert_answer(rig, subject, rig.run(subject, call), call.query)
     assert rig.posts(subject) == 2
+
+
+@pytest.mark.parametrize("subject", [s for s in CORE if s.family.creates], ids=str)
+def test_concurrency_cap_400_is_retried_like_a_429(rig: Rig, subject: Subject) -> None:
+    # Dify's per-app cap answers 400 invalid_param "Too many requests..." before doing
+    # anything, so resending is safe (backoff: Dify sends no Retry-After).
+    rig.fault(
+        subject,
+        "status",
+        status=400,
+        code="invalid_param",
+        message="Too many requests. Please try again later.",
+        count=1,
+    )
+    call = rig.call(subject, max_retries=1)
+    assert_answer(rig, subject, rig.run(subject, call), call.query)
+    assert rig.posts(subject) == 2
+
+
+def _twice(mode: Mode, subject: Subject, call: Call, between: Callable[[], object]) -> None:
+    """Two calls on ONE client (the second on a pooled connection), ``between`` in between."""
+
+    def once(client: Any) -> Any:
+        if subject.family is CHAT:
+            return client.send_chat_message(call.query)
+        if subject.family is COMPLETION:
+            return client.send_completion({"query": call.query})
+        return client.run_workflow({"text": call.query})
+
+    kwargs: dict[str, Any] = {
+        "base_url": call.base_url,
+        "user": call.user,
+        "timeout": call.timeout,
+        "max_retries": call.max_retries,
+    }
+    if mode == "sync":
+        with DifyClient(call.api_key, **kwargs) as client:
+            once(client)
+            between()
+            once(client)
+        return
+
+    async def go() -> None:
+        async with AsyncDifyClient(call.api_key, **kwargs) as client:
+            await once(client)
+            between()
+            await once(client)
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("subject", [s for s in CORE if s.family.creates], ids=str)
+def test_connection_dropped_on_a_pooled_connection_is_not_resent(
+    rig: Rig, subject: Subject
+) -> None:
+    # HTTP libraries resend some requests by themselves when a kept-alive connection turns
+    # out dead (aiohttp does for idempotent methods); a creating POST must not be one.
+    call = rig.call(subject, max_retries=2)
+    with pytest.raises(APIConnectionError):
+        _twice(rig.mode, subject, call, lambda: rig.fault(subject, "drop", count=3))
+    assert rig.posts(subject) == 2  # the first call, and the dropped one once
+    assert rig.created() == 1

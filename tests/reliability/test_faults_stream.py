@@ -91,6 +91,19 @@ def test_stream_stalling_with_pings_only_times_out(rig: Rig, subject: Subject) -
     assert_sent_once(rig, subject)
 
 
+SILENT = Timeout(connect=5.0, read=30.0, stream_idle=0.3, stream_total_idle=60.0)
+
+
+@streaming
+def test_stream_going_silent_hits_the_read_timeout_between_events(
+    rig: Rig, subject: Subject
+) -> None:
+    rig.fault(subject, "stall", after_events=1, duration=2.0, ping_interval=60.0)  # no pings
+    exc = rig.fail(subject, rig.call(subject, max_retries=2, timeout=SILENT), APITimeoutError)
+    assert exc.request_sent is True
+    assert_sent_once(rig, subject)
+
+
 def test_big_answer_is_at_least_10_mb() -> None:
     assert len(BIG_ANSWER.encode("utf-8")) >= BIG_BYTES
     assert len({ord(c).bit_length() > 7 for c in BIG_ANSWER}) == 2  # multi-byte characters too

@@ -13,6 +13,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import requests
@@ -20,7 +21,8 @@ from aiohttp import web
 
 from dify_integrations import APIStatusError, AsyncDifyClient, DifyClient
 
-from .conftest import Mode, closed_port
+from ._subjects import Mode
+from .conftest import closed_port
 
 pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
@@ -86,7 +88,7 @@ def hosts(request: pytest.FixtureRequest) -> Iterator[TwoHosts]:
 
 
 def _call(mode: Mode, base_url: str, operation: str) -> None:
-    kwargs = {"base_url": base_url, "user": "u", "max_retries": 2}
+    kwargs: dict[str, Any] = {"base_url": base_url, "user": "u", "max_retries": 2}
     if mode == "sync":
         with DifyClient(KEY, **kwargs) as client:
             if operation == "chat":

@@ -174,7 +174,7 @@ def _components(apps: Apps) -> Iterator[tuple[str, Any]]:
     from dify_integrations import llama_index as li
 
     key, base = apps.chat_key, apps.server.base_url
-    common = {"api_key": key, "base_url": base}
+    common: dict[str, Any] = {"api_key": key, "base_url": base}
     yield "DifyClient", DifyClient(key, base_url=base)
     yield "AsyncDifyClient", AsyncDifyClient(key, base_url=base)
     yield "langchain.ChatDify", lc.ChatDify(**common)
@@ -313,9 +313,7 @@ _STARTS = ("on_chat_model_start", "on_llm_start", "on_tool_start", "on_retriever
 
 
 @pytest.mark.parametrize("subject", [s for s in ALL if s.name.startswith("langchain-")], ids=str)
-def test_langchain_callbacks_and_tracing_metadata_hide_the_key(
-    rig: Rig, subject: Subject
-) -> None:
+def test_langchain_callbacks_and_tracing_metadata_hide_the_key(rig: Rig, subject: Subject) -> None:
     call = rig.call(subject, max_retries=0)
     recorder = _Recorder()
     config: Any = {"callbacks": [recorder.handler], "metadata": {"purpose": "test"}}
@@ -355,12 +353,10 @@ def test_llama_index_to_dict_and_payloads_hide_the_key(apps: Apps) -> None:
 
 
 @pytest.mark.parametrize("subject", [s for s in ALL if s.name.startswith("llama_index-")], ids=str)
-def test_llama_index_callbacks_and_instrumentation_hide_the_key(
-    rig: Rig, subject: Subject
-) -> None:
-    from llama_index.core.callbacks import CallbackManager
+def test_llama_index_callbacks_and_instrumentation_hide_the_key(rig: Rig, subject: Subject) -> None:
+    from llama_index.core.callbacks import CallbackManager, CBEventType
     from llama_index.core.callbacks.base_handler import BaseCallbackHandler
-    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
     from llama_index.core.instrumentation.event_handlers import BaseEventHandler
     from llama_index.core.instrumentation.events import BaseEvent
 
@@ -378,11 +374,24 @@ def test_llama_index_callbacks_and_instrumentation_hide_the_key(
         def __init__(self) -> None:
             super().__init__([], [])
 
-        def on_event_start(self, event_type: Any, payload: Any = None, **kw: Any) -> str:
+        def on_event_start(
+            self,
+            event_type: CBEventType,
+            payload: dict[str, Any] | None = None,
+            event_id: str = "",
+            parent_id: str = "",
+            **kwargs: Any,
+        ) -> str:
             seen.append(f"{event_type} {payload!r}")
-            return ""
+            return event_id
 
-        def on_event_end(self, event_type: Any, payload: Any = None, **kw: Any) -> None:
+        def on_event_end(
+            self,
+            event_type: CBEventType,
+            payload: dict[str, Any] | None = None,
+            event_id: str = "",
+            **kwargs: Any,
+        ) -> None:
             seen.append(f"{event_type} {payload!r}")
 
         def start_trace(self, trace_id: str | None = None) -> None:

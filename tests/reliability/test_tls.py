@@ -15,14 +15,15 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from dify_integrations import APIConnectionError, AsyncDifyClient, DifyClient
 
-from ._subjects import ALL, Subject
-from .conftest import Mode, Rig, closed_port
+from ._subjects import ALL, Mode, Subject
+from .conftest import Rig, closed_port
 
 pytestmark = [
     pytest.mark.filterwarnings("error::ResourceWarning"),
@@ -102,7 +103,7 @@ def test_every_component_rejects_an_untrusted_certificate(
 
 
 def _get_info(mode: Mode, base_url: str, verify: bool | str) -> str:
-    kwargs = {"base_url": base_url, "max_retries": 0, "verify": verify}
+    kwargs: dict[str, Any] = {"base_url": base_url, "max_retries": 0, "verify": verify}
     if mode == "sync":
         with DifyClient(API_KEY, **kwargs) as client:
             return str(client.get_info().name)
@@ -131,7 +132,7 @@ def _build(kind: str, base_url: str) -> None:
 
     from dify_integrations import llama_index as li
 
-    common = {"api_key": API_KEY, "base_url": base_url}
+    common: dict[str, Any] = {"api_key": API_KEY, "base_url": base_url}
     if kind == "DifyClient":
         DifyClient(API_KEY, base_url=base_url).close()
     elif kind == "AsyncDifyClient":

@@ -99,3 +99,21 @@ def test_upload_is_logged_without_content(server: DifyTestServer, chat: Api) -> 
     entry = server.requests_to("/files/upload")[-1]
     assert entry.user == "uploader"
     assert entry.body["file"] == {"filename": "a.txt", "size": 12, "content_type": "text/plain"}
+
+
+def test_malformed_multipart_is_no_file_uploaded_not_500(
+    server: DifyTestServer, chat_app: App
+) -> None:
+    """Werkzeug reads a broken multipart body as an empty form; Dify answers 400."""
+    for content_type, body in [
+        ("multipart/form-data", b""),
+        ("multipart/form-data; boundary=abc", b"garbage"),
+    ]:
+        response = requests.post(
+            f"{server.base_url}/files/upload",
+            headers={"Authorization": f"Bearer {chat_app.api_key}", "Content-Type": content_type},
+            data=body,
+            timeout=10,
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "no_file_uploaded"
