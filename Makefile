@@ -14,11 +14,11 @@ export LANGSMITH_TRACING := false
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements-dev.txt
+$(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --python $(PY) -r requirements-dev.txt
+	$(VENV)/bin/uv pip install --python $(PY) -e '.[all,dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
