@@ -53,13 +53,13 @@ class ConnectCounter:
             counter._seen(address)
             return original_connect_ex(sock, address)
 
-        socket.socket.connect = connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
-            socket.socket.connect = original_connect  # type: ignore[method-assign]
-            socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+            socket.socket.connect = original_connect  # type: ignore[method-assign,assignment]
+            socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign,assignment]
 
     def _seen(self, address: Any) -> None:
         if isinstance(address, tuple) and len(address) >= 2 and address[1] == self.port:

@@ -13,6 +13,7 @@ import gc
 import importlib
 import logging
 import socket
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -189,6 +190,13 @@ class Rig:
             messages = sum(1 for m in ws.messages.values() if m.user == self.user)
             runs = sum(1 for r in ws.runs.values() if r.user == self.user)
         return messages + runs
+
+    def created_once(self) -> bool:
+        """Exactly one message or run was created (the server thread may lag a little)."""
+        deadline = time.monotonic() + 5.0
+        while self.created() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.created() == 1
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ streaming = pytest.mark.parametrize("subject", STREAMING, ids=str)
 def assert_sent_once(rig: Rig, subject: Subject) -> None:
     """The creating POST reached the server once and created exactly one thing."""
     assert rig.posts(subject) == 1
-    assert rig.created() == 1
+    assert rig.created_once()
 
 
 @streaming
