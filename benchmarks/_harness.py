@@ -333,7 +333,7 @@ class Table:
 
 def rss_bytes() -> int:
     """Resident set size of this process."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     return int(psutil.Process().memory_info().rss)
 

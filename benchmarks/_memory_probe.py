@@ -100,7 +100,7 @@ def _fake_langchain(nbytes: int, piece: int) -> Callable[[], int]:
 
 def main(argv: list[str]) -> None:
     """Measure one path at one size; print the JSON line."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     path, nbytes, piece, base_url, key = argv[0], int(argv[1]), int(argv[2]), argv[3], argv[4]
     if path == "langchain-fake":

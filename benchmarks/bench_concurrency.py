@@ -88,13 +88,13 @@ async def _run(ctx: Context) -> Table:
     for name in ("ChatDify.ainvoke", "DifyLLM.achat"):
         wall = median(samples[name])
         per_round = [a / b for a, b in zip(samples[name], samples["bare aiohttp"], strict=True)]
-        r = median(per_round)
+        rel = median(per_round)
         table.add(
             f"{name} x{n} (asyncio.gather)",
             ms(wall, 0),
-            ratio(r),
+            ratio(rel),
             f"< {ms(WALL_TARGET, 0)} and <= {RATIO_TARGET:.1f}x",
-            verdict(wall < WALL_TARGET and r <= RATIO_TARGET),
+            verdict(wall < WALL_TARGET and rel <= RATIO_TARGET),
         )
     for name, values in threads.items():
         wall = median(values)

@@ -58,8 +58,8 @@ class ConnectCounter:
         try:
             yield self
         finally:
-            socket.socket.connect = original_connect  # type: ignore[method-assign,assignment]
-            socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign,assignment]
+            socket.socket.connect = original_connect  # type: ignore[method-assign]
+            socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
 
     def _seen(self, address: Any) -> None:
         if isinstance(address, tuple) and len(address) >= 2 and address[1] == self.port:
@@ -71,7 +71,7 @@ class ServerPorts:
     """New client ports seen on the server process's established connections."""
 
     def __init__(self, server_pid: int, server_port: int) -> None:
-        import psutil
+        import psutil  # type: ignore[import-untyped]
 
         self._proc = psutil.Process(server_pid)
         self._port = server_port

@@ -46,7 +46,7 @@ def _settings(ctx: Context) -> dict[str, int]:
 
 def run_sync(ctx: Context) -> Table:
     """Sync clients: bare requests, DifyClient, dify-client-python."""
-    import dify_client
+    import dify_client  # type: ignore[import-untyped]
     import requests
 
     from dify_integrations import DifyClient

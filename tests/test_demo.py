@@ -8,6 +8,7 @@ import re
 import pytest
 
 from dify_integrations import DifyClient
+from dify_integrations.core.events import NodeFinishedEvent
 from dify_integrations.demo import (
     ENV_VARS,
     handbook_articles,
@@ -16,10 +17,10 @@ from dify_integrations.demo import (
     run_demo,
     target_from_env,
 )
-from dify_integrations.demo._release_notes import release_notes
+from dify_integrations.demo._release_notes import RELEASE_NOTES_STEPS, release_notes
 from dify_integrations.demo._responders import grounded_answer, split_prompt
 from dify_integrations.demo._runner import DemoConfigError
-from dify_integrations.demo._triage import triage
+from dify_integrations.demo._triage import OUTPUT_KEYS, TRIAGE_STEPS, triage
 from dify_integrations.testing import DifyTestServer
 
 
@@ -175,10 +176,67 @@ def test_load_demo_creates_working_apps(server: DifyTestServer) -> None:
     with DifyClient(apps.workflow_app_keys["ticket_triage"], base_url=apps.base_url) as wf:
         run = wf.run_workflow(inputs, user="test")
     assert run.data.outputs == triage(inputs)
+    with DifyClient(apps.workflow_app_keys["ticket_triage"], base_url=apps.base_url) as wf:
+        failed = wf.run_workflow({"ticket": " "}, user="test")
+    assert failed.data.status == "failed"
+    assert failed.data.error == "ticket is required"
     with DifyClient(apps.chat_app_key, base_url=apps.base_url) as chat:
         answer = chat.send_chat_message("What does STW-402 mean?", user="test")
     assert "STW-402" in answer.answer
     assert answer.metadata.retriever_resources
+
+
+def _node_outputs(
+    key: str, base_url: str, inputs: dict[str, str]
+) -> list[tuple[str, dict[str, object]]]:
+    """(title, outputs) of every node_finished event of a streamed run."""
+    with (
+        DifyClient(key, base_url=base_url, user="test") as client,
+        client.stream_workflow(inputs) as stream,
+    ):
+        return [
+            (str(e.data.title), dict(e.data.outputs or {}))
+            for e in stream
+            if isinstance(e, NodeFinishedEvent)
+        ]
+
+
+def test_triage_workflow_runs_one_node_per_step(server: DifyTestServer) -> None:
+    apps = load_demo(server)
+    inputs = {"ticket": "Restore of snp_0badc0de fails with STW-612 on macOS", "plan": "Team"}
+    nodes = _node_outputs(apps.workflow_app_keys["ticket_triage"], apps.base_url, inputs)
+    titles = [title for title, _ in nodes]
+    assert titles == ["Start", *(title for title, _ in TRIAGE_STEPS), "End"]
+    outputs = dict(nodes[1:-1])
+    # each node reports only what it adds to the workflow's variables
+    assert outputs["Extract identifiers"]["error_codes"] == ["STW-612"]
+    assert outputs["Extract identifiers"]["snapshot_ids"] == ["snp_0badc0de"]
+    assert outputs["Extract identifiers"]["platforms"] == ["macOS"]
+    assert "category" not in outputs["Extract identifiers"]
+    assert set(outputs["Classify"]) == {"category", "confidence"}
+    assert outputs["Classify"]["category"] == "restore"
+    assert outputs["Prioritise"] == {
+        "priority": "P2",
+        "plan": "Team",
+        "response_target": "1 business day",
+    }
+    assert outputs["Suggest articles"]["suggested_articles"][0] == "Troubleshooting restores"
+    assert tuple(outputs["Summarise"]) == OUTPUT_KEYS
+    assert nodes[-1][1] == outputs["Summarise"] == triage(inputs)
+
+
+def test_release_notes_workflow_runs_one_node_per_step(server: DifyTestServer) -> None:
+    apps = load_demo(server)
+    inputs = {"version": "1.2.3", "changes": "fix: a\nchore: b\nfeat!: c"}
+    nodes = _node_outputs(apps.workflow_app_keys["release_notes"], apps.base_url, inputs)
+    assert [t for t, _ in nodes] == ["Start", *(t for t, _ in RELEASE_NOTES_STEPS), "End"]
+    outputs = dict(nodes[1:-1])
+    assert len(outputs["Parse changes"]["entries"]) == 2
+    assert outputs["Parse changes"]["skipped"] == 1
+    assert outputs["Group by kind"]["counts"] == {"Breaking changes": 1, "Fixes": 1}
+    assert outputs["Group by kind"]["breaking"] is True
+    assert nodes[-1][1] == outputs["Render markdown"] == release_notes(inputs)
+    assert outputs["Render markdown"]["notes"].startswith("## Stowaway 1.2.3")
 
 
 # --------------------------------------------------------------------------- runner
@@ -212,7 +270,9 @@ def _check_output(text: str) -> None:
     assert "Citations (DifyRetriever):" in text
     assert "[1] " in text
     assert "Source nodes:" in text
-    assert "node 2: Triage rules succeeded" in text
+    for number, (title, _) in enumerate(TRIAGE_STEPS, start=2):
+        assert f"node {number}: {title} (code) succeeded" in text
+    assert f"node {len(TRIAGE_STEPS) + 2}: End (end) succeeded" in text
     assert "priority: P2" in text
     assert "\x1b[" not in text  # no colours when not a terminal
     assert text.rstrip().endswith("Demo finished.")
@@ -225,6 +285,8 @@ def test_run_demo_local() -> None:
     _check_output(text)
     assert "local DifyTestServer" in text
     assert "## Stowaway 4.4.0" in text
+    for number, (title, _) in enumerate(RELEASE_NOTES_STEPS, start=2):
+        assert f"node {number}: {title} (code) succeeded" in text
 
 
 def test_run_demo_against_a_dify_from_the_environment(server: DifyTestServer) -> None:

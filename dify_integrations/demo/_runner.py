@@ -471,18 +471,15 @@ class _Demo:
                     term.line(
                         f"     {term.style('▶', 'cyan')} workflow run {data['workflow_run_id']}"
                     )
-                elif data["event"] == "node_started":
-                    term.line(
-                        f"     {term.style('…', 'cyan')} node {data['index']}: {data['title']} "
-                        f"({data['node_type']}) started"
-                    )
-                else:
+                elif data["event"] == "node_finished":  # one line per node, when it ends
                     ok = data.get("status") == "succeeded"
                     mark = term.style("✓", "green") if ok else term.style("✗", "red")
                     ms = (data.get("elapsed_time") or 0.0) * 1000
+                    error = f": {data['error']}" if data.get("error") else ""
                     term.line(
-                        f"     {mark} node {data['index']}: {data['title']} {data.get('status')}"
-                        f" in {ms:.1f} ms"
+                        f"     {mark} node {data['index']}: {data['title']} "
+                        + term.style(f"({data['node_type']})", "dim")
+                        + f" {data.get('status')} in {ms:.1f} ms{error}"
                     )
 
         total_start = time.perf_counter()

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dify_integrations.demo._handbook import handbook_documents
-from dify_integrations.demo._release_notes import release_notes
+from dify_integrations.demo._release_notes import release_notes_nodes
 from dify_integrations.demo._responders import grounded_answer
-from dify_integrations.demo._triage import triage
+from dify_integrations.demo._triage import triage_nodes
 
 if TYPE_CHECKING:
     from dify_integrations.testing import DifyTestServer
@@ -89,7 +89,7 @@ def load_demo(server: DifyTestServer) -> DemoApps:
     )
     ticket_triage = server.create_workflow_app(
         "Ticket Triage",
-        triage,
+        None,
         description=(
             "Triage a Stowaway support ticket: category, priority and first-response "
             "target, plus the error codes, agent versions, snapshot ids and platforms it "
@@ -99,11 +99,11 @@ def load_demo(server: DifyTestServer) -> DemoApps:
             {"paragraph": {"label": "Ticket text", "variable": "ticket", "required": True}},
             {"select": {"label": "Plan", "variable": "plan", "options": _PLANS}},
         ],
-        nodes=[{"node_type": "code", "title": "Triage rules"}],
+        nodes=triage_nodes(),
     )
     notes = server.create_workflow_app(
         "Release Notes",
-        release_notes,
+        None,
         description=(
             "Turn conventional-commit subjects (feat, fix, perf, security, breaking) into "
             "grouped markdown release notes for a Stowaway version."
@@ -119,7 +119,7 @@ def load_demo(server: DifyTestServer) -> DemoApps:
             },
             {"paragraph": {"label": "Changes", "variable": "changes", "required": True}},
         ],
-        nodes=[{"node_type": "code", "title": "Format release notes"}],
+        nodes=release_notes_nodes(),
     )
     return DemoApps(
         base_url=server.base_url,

@@ -1,6 +1,6 @@
 """The "Ticket triage" workflow: classify a support ticket and extract its facts.
 
-Pure functions over the ticket text, run as the nodes of a workflow app on the local
+Pure functions over the ticket text, each run as one node of a workflow app on the local
 server. The rules follow the Stowaway handbook (error codes, severities, SLAs).
 """
 
@@ -10,9 +10,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TRIAGE_STEPS", "triage"]
+__all__ = ["OUTPUT_KEYS", "TRIAGE_STEPS", "triage", "triage_nodes"]
 
-State = dict[str, Any]
+Values = dict[str, Any]
+"""The workflow's variables: its inputs and the outputs of the nodes run so far."""
+Outputs = dict[str, Any]
+Step = Callable[[Values], Outputs]
 
 _ERROR_CODE = re.compile(r"\bSTW-(\d{3})\b", re.IGNORECASE)
 _VERSION = re.compile(r"\b(\d+\.\d+\.\d+)\b")
@@ -105,13 +108,19 @@ _SLA = {
 }
 
 
-def extract_entities(state: State) -> State:
-    """Find error codes, agent versions, snapshot ids, emails and platforms."""
-    text: str = state["ticket"]
+def _ticket(values: Values) -> str:
+    ticket = str(values.get("ticket") or "").strip()
+    if not ticket:
+        raise ValueError("ticket is required")
+    return ticket
+
+
+def extract_identifiers(values: Values) -> Outputs:
+    """Find error codes, agent versions, snapshot ids, contact emails and platforms."""
+    text = _ticket(values)
     lowered = f" {text.lower()} "
     codes = sorted({m.group(1) for m in _ERROR_CODE.finditer(text)})
     return {
-        **state,
         "error_codes": [f"STW-{c}" for c in codes],
         "agent_versions": sorted(set(_VERSION.findall(text))),
         "snapshot_ids": sorted(set(_SNAPSHOT.findall(text))),
@@ -120,67 +129,62 @@ def extract_entities(state: State) -> State:
     }
 
 
-def classify(state: State) -> State:
+def classify(values: Values) -> Outputs:
     """Score each category by keywords, with error codes counting double."""
-    lowered = state["ticket"].lower()
+    lowered = _ticket(values).lower()
     scores = {cat: sum(lowered.count(k) for k in words) for cat, words in _KEYWORDS.items()}
     scores["security"] *= 2  # a possible incident outweighs everything else it mentions
-    for code in state["error_codes"]:
+    for code in values["error_codes"]:
         scores[_CODE_CATEGORY.get(code[4:], "backup-failure")] += 2
     total = sum(scores.values())
     category = max(scores, key=lambda c: (scores[c], c == "backup-failure"))
     if total == 0:
         category = "general"
     return {
-        **state,
         "category": category,
         "confidence": round(scores.get(category, 0) / total, 2) if total else 0.0,
     }
 
 
-def prioritise(state: State) -> State:
+def prioritise(values: Values) -> Outputs:
     """Pick the severity (P1-P4) and the first-response target of the customer's plan."""
-    lowered = state["ticket"].lower()
-    if state["category"] == "security" or any(m in lowered for m in _P1_MARKERS):
+    lowered = _ticket(values).lower()
+    if values["category"] == "security" or any(m in lowered for m in _P1_MARKERS):
         priority = "P1"
     elif any(m in lowered for m in _P4_MARKERS):
         priority = "P4"
-    elif state["category"] == "backup-failure" or state["error_codes"]:
+    elif values["category"] == "backup-failure" or values["error_codes"]:
         priority = "P2"
     else:
         priority = "P3"
-    plan = state.get("plan") or "Starter"
+    plan = values.get("plan") or "Starter"
     plan = plan if plan in _SLA else "Starter"
-    return {**state, "priority": priority, "plan": plan, "response_target": _SLA[plan][priority]}
+    return {"priority": priority, "plan": plan, "response_target": _SLA[plan][priority]}
 
 
-def suggest_articles(state: State) -> State:
+def suggest_articles(values: Values) -> Outputs:
     """List the handbook articles an agent should read first, most specific first."""
-    titles = [_CODE_ARTICLE[c[4:]] for c in state["error_codes"] if c[4:] in _CODE_ARTICLE]
-    if state["category"] in _CATEGORY_ARTICLE:
-        titles.append(_CATEGORY_ARTICLE[state["category"]])
-    if any(v.startswith("3.") for v in state["agent_versions"]):
+    codes = [c[4:] for c in values["error_codes"]]
+    titles = [_CODE_ARTICLE[c] for c in codes if c in _CODE_ARTICLE]
+    if values["category"] in _CATEGORY_ARTICLE:
+        titles.append(_CATEGORY_ARTICLE[values["category"]])
+    if any(v.startswith("3.") for v in values["agent_versions"]):
         titles.append("Agent updates and supported versions")
-    seen: list[str] = []
-    for title in titles:
-        if title not in seen:
-            seen.append(title)
+    return {"suggested_articles": list(dict.fromkeys(titles))}
+
+
+def summarise(values: Values) -> Outputs:
+    """Write the one-line summary and collect the workflow's outputs (``OUTPUT_KEYS``)."""
     summary = (
-        f"{state['priority']} {state['category']} ticket"
-        + (f" about {', '.join(state['error_codes'])}" if state["error_codes"] else "")
-        + (f" on {', '.join(state['platforms'])}" if state["platforms"] else "")
-        + f"; first response due within {state['response_target']} ({state['plan']} plan)"
+        f"{values['priority']} {values['category']} ticket"
+        + (f" about {', '.join(values['error_codes'])}" if values["error_codes"] else "")
+        + (f" on {', '.join(values['platforms'])}" if values["platforms"] else "")
+        + f"; first response due within {values['response_target']} ({values['plan']} plan)"
     )
-    return {**state, "suggested_articles": seen, "summary": summary}
+    outputs = {key: values[key] for key in OUTPUT_KEYS if key != "summary"}
+    outputs["summary"] = summary
+    return outputs
 
-
-TRIAGE_STEPS: list[tuple[str, Callable[[State], State]]] = [
-    ("Extract entities", extract_entities),
-    ("Classify", classify),
-    ("Prioritise", prioritise),
-    ("Suggest articles", suggest_articles),
-]
-"""The nodes of the workflow, in order: (title, function from state to state)."""
 
 OUTPUT_KEYS = (
     "category",
@@ -194,21 +198,43 @@ OUTPUT_KEYS = (
     "suggested_articles",
     "summary",
 )
+"""The workflow's outputs, in order."""
+
+TRIAGE_STEPS: list[tuple[str, Step]] = [
+    ("Extract identifiers", extract_identifiers),
+    ("Classify", classify),
+    ("Prioritise", prioritise),
+    ("Suggest articles", suggest_articles),
+    ("Summarise", summarise),
+]
+"""The nodes of the workflow, in order: (title, function from the values to its outputs).
+
+Each function gets the workflow inputs merged with the outputs of the nodes before it
+(as a Dify workflow's variables) and returns only what it adds; the last one returns the
+workflow outputs.
+"""
+
+
+def triage_nodes() -> list[dict[str, Any]]:
+    """The ``nodes`` of the "Ticket Triage" app for ``DifyTestServer.create_workflow_app``."""
+    return [{"title": title, "node_type": "code", "run": step} for title, step in TRIAGE_STEPS]
 
 
 def triage(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Run every step over the workflow inputs and return the outputs.
+    """Run every step over the workflow inputs, as the workflow app does, and return its outputs.
 
     Args:
         inputs: ``ticket`` (required text) and ``plan`` (optional: Starter, Team, Business).
 
     Returns:
         The workflow outputs (category, priority, extracted facts, suggested articles).
+
+    Raises:
+        ValueError: The ticket is empty.
     """
-    ticket = str(inputs.get("ticket") or "").strip()
-    if not ticket:
-        raise ValueError("ticket is required")
-    state: State = {"ticket": ticket, "plan": inputs.get("plan")}
+    values: Values = dict(inputs)
+    outputs: Outputs = {}
     for _, step in TRIAGE_STEPS:
-        state = step(state)
-    return {key: state[key] for key in OUTPUT_KEYS}
+        outputs = step(values)
+        values.update(outputs)
+    return outputs

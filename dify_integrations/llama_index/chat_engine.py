@@ -172,6 +172,9 @@ class DifyChatEngine(BaseChatEngine):
         response.source_nodes.extend(resource_to_node(r) for r in resources)
         response.sources.extend(citations_output(resources))
         response.response = text
+        # response_gen sets ``response`` from ``unformatted_response`` (the joined deltas)
+        # once the stream is exhausted: after a message_replace it must be the replacement.
+        response.unformatted_response = text
         response.metadata = result_metadata(result)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ sync
@@ -194,7 +197,9 @@ class DifyChatEngine(BaseChatEngine):
     ) -> StreamingAgentChatResponse:
         """Send one message; the answer streams through ``response_gen``.
 
-        ``source_nodes`` and ``sources`` fill in when the stream ends.
+        ``source_nodes`` and ``sources`` fill in when the stream ends, and ``response``
+        holds the final answer: the replacement when Dify's moderation replaced the
+        streamed text (``message_replace``).
         """
         query, conversation_id = self._prepare(message, chat_history)
         response = StreamingAgentChatResponse(is_writing_to_memory=False)

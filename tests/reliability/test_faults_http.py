@@ -58,7 +58,8 @@ def assert_answer(rig: Rig, subject: Subject, outcome: Outcome, query: str) -> N
         return
     assert outcome.text == subject.family.expected(query)
     assert rig.created_once()
-    if outcome.conversation_id is not None:
+    if subject.family is CHAT:  # one conversation holding one message
+        assert outcome.conversation_id
         assert rig.server.message_count(outcome.conversation_id) == 1
 
 

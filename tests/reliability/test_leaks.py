@@ -22,7 +22,7 @@ from dify_integrations import APITimeoutError, AsyncDifyClient, DifyClient
 from dify_integrations.core.config import Timeout
 from dify_integrations.testing import DifyTestServer
 
-from ._subjects import LANGCHAIN, LLAMA_INDEX, Subject
+from ._subjects import CORE, LANGCHAIN, LLAMA_INDEX, Subject
 from .conftest import RELAXED, Apps, Rig, collect_leaks
 
 pytestmark = [
@@ -191,6 +191,23 @@ def test_leaving_a_stream_early_closes_it_and_stops_the_task_once(
     assert [s.user for s in stops] == [rig.user]  # once, for the same user
     chats = [r for r in rig.server.request_log[rig.start :] if r.path == "/v1/chat-messages"]
     assert len(chats) == 1
+
+
+@pytest.mark.parametrize("subject", [CORE[0], LANGCHAIN[0], LLAMA_INDEX[0]], ids=str)
+def test_cancelling_while_waiting_for_the_answer_leaves_nothing_open(
+    apps: Apps, subject: Subject
+) -> None:
+    rig = Rig(apps, "async")
+    rig.fault(subject, "delay", delay=1.0)
+    call = rig.call(subject, max_retries=2)
+
+    async def go() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(subject.arun(call), 0.2)
+
+    asyncio.run(go())
+    assert rig.posts(subject) == 1  # cancelled, not resent
+    apps.server.clear_faults()
 
 
 # ------------------------------------------------------------------------ owned clients

@@ -137,7 +137,7 @@ def test_error_bodies_of_any_shape_never_carry_the_key(rig: Rig, shape: str) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: core/stream.py _StreamCore._on_frame raises error_from_event(obj) without "
+    reason="BUG: core/stream.py _StreamCore._consume builds error_from_event(...) without "
     "the key, so an error event echoing the key puts it in StreamError.message (the status "
     "path redacts it via error_from_response(secret=...))",
 )
@@ -329,6 +329,8 @@ def test_langchain_callbacks_and_tracing_metadata_hide_the_key(rig: Rig, subject
 
         asyncio.run(go())
     assert any(s.startswith(_STARTS) for s in recorder.seen)  # the run was traced
+    if subject.name in ("langchain-ChatDify", "langchain-DifyLLM"):
+        assert "'ls_provider': 'dify'" in " ".join(recorder.seen)  # LangSmith metadata seen
     assert_no_key(call.api_key, *recorder.seen)
 
 
