@@ -10,6 +10,7 @@ executor). All variants run in one event loop, after a warm-up burst, interleave
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +22,8 @@ USER = "bench-user"
 QUERY = "ping"
 WALL_TARGET = 0.5
 RATIO_TARGET = 1.3
+FAKE_LC = "GenericFakeChatModel.ainvoke"
+FAKE_LI = "MockLLM.achat"
 
 
 async def _burst(n: int, make: Callable[[], Awaitable[object]]) -> float:
@@ -33,13 +36,16 @@ async def _burst(n: int, make: Callable[[], Awaitable[object]]) -> float:
 
 async def _run(ctx: Context) -> Table:
     import aiohttp
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
     from llama_index.core.base.llms.types import ChatMessage
+    from llama_index.core.llms import MockLLM
 
     from dify_integrations.langchain import ChatDify
     from dify_integrations.llama_index import DifyLLM
 
     n = ctx.pick(200, 5)
-    rounds = ctx.pick(5, 1)
+    rounds = ctx.pick(7, 1)
     server = ctx.server
     key = server.key("slow")
     url = f"{server.base_url}/chat-messages"
@@ -50,10 +56,14 @@ async def _run(ctx: Context) -> Table:
     chat = ChatDify(api_key=key, base_url=server.base_url, user=USER)
     llm = DifyLLM(api_key=key, base_url=server.base_url, user=USER)
 
+    fake_chat = GenericFakeChatModel(messages=itertools.repeat(AIMessage("pong")))
+    mock = MockLLM()
     variants: dict[str, Callable[[], Awaitable[object]]] = {
         "bare aiohttp": lambda: _bare.astream_answer(session, url, key, body),
         "ChatDify.ainvoke": lambda: chat.ainvoke(QUERY),
         "DifyLLM.achat": lambda: llm.achat(messages),
+        FAKE_LC: lambda: fake_chat.ainvoke(QUERY),
+        FAKE_LI: lambda: mock.achat(messages),
     }
     samples: dict[str, list[float]] = {name: [] for name in variants}
     try:
@@ -95,6 +105,14 @@ async def _run(ctx: Context) -> Table:
             ratio(rel),
             f"< {ms(WALL_TARGET, 0)} and <= {RATIO_TARGET:.1f}x",
             verdict(wall < WALL_TARGET and rel <= RATIO_TARGET),
+        )
+    for name in (FAKE_LC, FAKE_LI):
+        table.add(
+            f"framework alone: {name} x{n}, no I/O (what the framework's own async path costs)",
+            ms(median(samples[name]), 0),
+            "",
+            "reference",
+            "",
         )
     for name, values in threads.items():
         wall = median(values)

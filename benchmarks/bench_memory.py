@@ -80,7 +80,7 @@ def run(ctx: Context) -> list[Table]:
             label,
             mib(grow_a),
             mib(grow_b),
-            f"{grow_b / grow_a:.1f}x" if grow_a else "n/a",
+            f"{grow_b / grow_a:.1f}x" if grow_a >= 2**20 else "n/a",
             f"{b['seconds']:.1f} s",
             "flat" if is_target else "reference",
             verdict(flat) if is_target else ("flat" if flat else "grows"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, Self, SupportsIndex
 
 from pydantic import SecretStr
 
@@ -136,6 +136,23 @@ class BaseClient:
             f"{type(self).__name__}(base_url={self.base_url!r}, user={self.user!r}, "
             f"api_key=SecretStr('**********'), max_retries={self.max_retries})"
         )
+
+    # copies and pickles --------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """Refuse pickling: the state is a connection pool and the key in clear text."""
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled: it holds a connection pool and an API "
+            "key; pickle its settings instead"
+        )
+
+    def __copy__(self) -> Self:
+        """A client is a shared resource: a copy is the same client."""
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A client is a shared resource: a deep copy (e.g. of a model holding it) shares it."""
+        return self
 
     # helpers ---------------------------------------------------------------------
 

@@ -38,8 +38,14 @@ __all__ = ["StreamResult"]
 class StreamResult:
     """Running fold of the events of one stream.
 
+    The answer is kept as a list of pieces and joined on first read (then cached), so
+    folding a long answer stays linear; consumers that follow a stream event by event read
+    `last_delta` rather than the whole `answer`.
+
     Attributes:
         answer: The text so far (message/agent_message deltas, or workflow ``text_chunk``s).
+        last_delta: The text the last folded event added to ``answer`` (``""`` if none).
+        replacements: How many ``message_replace``/``text_replace`` events were folded.
         conversation_id: From the envelope of chat-family events.
         message_id: From the envelope (or ``id`` of ``message_end``).
         task_id: From the first event that carries one.
@@ -61,19 +67,22 @@ class StreamResult:
     """
 
     __slots__ = (
+        "_joined",
+        "_parts",
         "_thought_index",
         "agent_thoughts",
         "annotation_reply",
-        "answer",
         "conversation_id",
         "created_at",
         "error",
         "event_count",
         "files",
         "finished",
+        "last_delta",
         "message_id",
         "outputs",
         "replaced",
+        "replacements",
         "retriever_resources",
         "status",
         "task_id",
@@ -83,7 +92,10 @@ class StreamResult:
     )
 
     def __init__(self) -> None:
-        self.answer = ""
+        self._parts: list[str] = []
+        self._joined: str | None = ""
+        self.last_delta = ""
+        self.replacements = 0
         self.conversation_id: str | None = None
         self.message_id: str | None = None
         self.task_id: str | None = None
@@ -110,6 +122,31 @@ class StreamResult:
         )
 
     @property
+    def answer(self) -> str:
+        """The text so far (joined from its pieces on first read, then cached)."""
+        if self._joined is None:
+            self._joined = "".join(self._parts)
+            self._parts = [self._joined] if self._joined else []
+        return self._joined
+
+    @answer.setter
+    def answer(self, text: str) -> None:
+        self._parts = [text] if text else []
+        self._joined = text
+
+    def _append(self, text: str) -> str:
+        if text:
+            self._parts.append(text)
+            self._joined = None
+        return text
+
+    def _replace(self, text: str) -> str:
+        self.answer = text
+        self.replaced = True
+        self.replacements += 1
+        return ""
+
+    @property
     def is_chatflow(self) -> bool:
         """Whether workflow events arrived inside a chat (advanced-chat) stream."""
         return self.workflow_run_id is not None and (
@@ -124,8 +161,12 @@ class StreamResult:
 
         Returns:
             The text delta this event adds to ``answer`` (``""`` for non-text events and for
-            replacements, which set ``replaced`` instead).
+            replacements, which set ``replaced`` instead); also kept as ``last_delta``.
         """
+        self.last_delta = self._fold(event)
+        return self.last_delta
+
+    def _fold(self, event: StreamEvent) -> str:
         self.event_count += 1
         if self.task_id is None and event.task_id:
             self.task_id = event.task_id
@@ -139,28 +180,20 @@ class StreamResult:
             self.created_at = event.created_at
 
         if isinstance(event, MessageEvent):  # message and agent_message
-            self.answer += event.answer
-            return event.answer
+            return self._append(event.answer)
         if isinstance(event, TextChunkEvent):
-            text = event.data.text
-            self.answer += text
-            return text
+            return self._append(event.data.text)
         if isinstance(event, MessageReplaceEvent):
-            self.answer = event.answer
-            self.replaced = True
-            return ""
+            return self._replace(event.answer)
         if isinstance(event, TextReplaceEvent):
-            self.answer = event.data.text
-            self.replaced = True
-            return ""
+            return self._replace(event.data.text)
         if isinstance(event, AgentThoughtEvent):
             self._upsert_thought(event)
             return ""
         if isinstance(event, MessageFileEvent):
             if event.url is None and event.answer is not None:
                 # Newer servers send text deltas under the message_file name.
-                self.answer += event.answer
-                return event.answer
+                return self._append(event.answer)
             self.files.append(event.model_dump(exclude_none=True))
             return ""
         if isinstance(event, MessageEndEvent):

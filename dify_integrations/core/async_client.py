@@ -284,6 +284,7 @@ class AsyncDifyClient(BaseClient):
             timeout=self._config.timeout,
             run_stop=self._call,
             map_error=map_transport_error,
+            secret=self._secret,
         )
 
     async def _send(self, op: ops.Operation) -> Any:

@@ -255,6 +255,7 @@ class DifyClient(BaseClient):
             close_transport=response.close,
             run_stop=self._call,
             map_error=map_transport_error,
+            secret=self._secret,
         )
 
     def _send(self, op: ops.Operation) -> Any:

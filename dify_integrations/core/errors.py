@@ -49,6 +49,19 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+def _redact_value(value: Any, secret: str | None) -> Any:
+    """``value`` with the key removed from every string in it (dict keys, nested lists)."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, dict):
+        return {_redact_value(k, secret): _redact_value(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secret) for v in value]
+    return value
+
+
 def _rebuild(cls: type[DifyError], message: str, kwargs: dict[str, Any]) -> DifyError:
     return cls(message, **kwargs)
 
@@ -302,45 +315,48 @@ def error_from_response(
         An `APIStatusError` subclass instance (not raised).
     """
     cls = status_error_class(status)
-    text = body_bytes.decode("utf-8", "replace")
+    raw_text = body_bytes.decode("utf-8", "replace")
+    # Redact first: any cut (excerpt, 2000-char cap) made afterwards cannot split the key.
+    text = redact(raw_text, secret)
     code: str | None = None
     body: Any
     try:
-        body = json.loads(text) if text.strip() else None
+        body = json.loads(raw_text) if raw_text.strip() else None
     except ValueError:
         body = None
+    if body is not None:
+        body = _redact_value(body, secret)
     if isinstance(body, dict) and ("code" in body or "message" in body):
         code = str(body["code"]) if body.get("code") is not None else None
         message = str(body.get("message") or "") or f"HTTP {status}"
-        if secret:
-            body = json.loads(redact(json.dumps(body), secret))
     elif body is not None:
         message = f"HTTP {status} with an unexpected JSON body: {excerpt(text)}"
     else:
         snippet = excerpt(text)
-        body = redact(text[:2000], secret) if text else None
+        body = text[:2000] if text else None
         message = f"HTTP {status} (non-JSON body): {snippet}" if snippet else f"HTTP {status}"
     return cls(
         redact(message, secret),
         status_code=status,
         code=code,
         body=body,
-        response_headers=dict(headers or {}),
+        response_headers={k: redact(v, secret) for k, v in (headers or {}).items()},
     )
 
 
-def error_from_event(data: Mapping[str, Any]) -> StreamError:
+def error_from_event(data: Mapping[str, Any], *, secret: str | None = None) -> StreamError:
     """Build the `StreamError` for an in-stream ``error`` event.
 
     Args:
         data: The decoded event object.
+        secret: The API key, scrubbed from the message and code.
 
     Returns:
         The exception (not raised).
     """
     status = data.get("status")
     return StreamError(
-        str(data.get("message") or "stream error"),
-        code=str(data["code"]) if data.get("code") is not None else None,
+        redact(str(data.get("message") or "stream error"), secret),
+        code=redact(str(data["code"]), secret) if data.get("code") is not None else None,
         status=status if isinstance(status, int) else None,
     )

@@ -28,6 +28,7 @@ from .errors import (
     StreamDecodeError,
     error_from_event,
     excerpt,
+    redact,
 )
 from .events import (
     ErrorEvent,
@@ -52,9 +53,11 @@ _TERMINAL = (MessageEndEvent, WorkflowFinishedEvent, WorkflowPausedEvent)
 class _StreamCore:
     """Pure stream logic shared by the sync and async streams (no I/O)."""
 
-    def __init__(self, op: Operation, timeout: Timeout) -> None:
+    def __init__(self, op: Operation, timeout: Timeout, secret: str | None = None) -> None:
         self._op = op
         self._timeout = timeout
+        # The API key, scrubbed from every error built from what the server sent.
+        self._secret = secret
         self._decoder = SSEDecoder()
         self.result = StreamResult()
         self._last_content = time.monotonic()
@@ -92,7 +95,12 @@ class _StreamCore:
             if event is None:
                 continue
             if isinstance(event, ErrorEvent):
-                self._deferred = (error_from_event(event.model_dump()), event)
+                if self._secret and event.message:
+                    event = event.model_copy(
+                        update={"message": redact(event.message, self._secret)}
+                    )
+                error = error_from_event(event.model_dump(), secret=self._secret)
+                self._deferred = (error, event)
                 return
             self._queue.append(event)
 
@@ -125,19 +133,18 @@ class _StreamCore:
         try:
             obj = json.loads(frame.data)
         except ValueError:
-            raise StreamDecodeError(
-                f"malformed stream frame (not JSON): {excerpt(frame.data, 120)!r}",
-                frame=excerpt(frame.data, 120),
-            ) from None
+            raise self._decode_error("not JSON", frame.data) from None
         if isinstance(obj, dict) and not isinstance(obj.get("event"), str) and frame.event:
             obj["event"] = frame.event
         if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
-            raise StreamDecodeError(
-                f"malformed stream frame (no 'event' name): {excerpt(frame.data, 120)!r}",
-                frame=excerpt(frame.data, 120),
-            )
+            raise self._decode_error("no 'event' name", frame.data)
         self._last_content = now
         return parse_event(obj)
+
+    def _decode_error(self, reason: str, data: str) -> StreamDecodeError:
+        """The error for a malformed frame: a redacted excerpt (redacted before the cut)."""
+        frame = excerpt(redact(data, self._secret), 120)
+        return StreamDecodeError(f"malformed stream frame ({reason}): {frame!r}", frame=frame)
 
     def _on_eof(self) -> None:
         if not self.result.finished:
@@ -201,8 +208,9 @@ class EventStream(_StreamCore):
         close_transport: Callable[[], None],
         run_stop: Callable[[Operation], Any],
         map_error: Callable[[BaseException], BaseException | None],
+        secret: str | None = None,
     ) -> None:
-        super().__init__(op, timeout)
+        super().__init__(op, timeout, secret)
         self._chunks = chunks
         self._close_transport = close_transport
         self._run_stop = run_stop
@@ -306,8 +314,9 @@ class AsyncEventStream(_StreamCore):
         timeout: Timeout,
         run_stop: Callable[[Operation], Awaitable[Any]],
         map_error: Callable[[BaseException], BaseException | None],
+        secret: str | None = None,
     ) -> None:
-        super().__init__(op, timeout)
+        super().__init__(op, timeout, secret)
         self._open_stream = open_stream
         self._run_stop = run_stop
         self._map_error = map_error

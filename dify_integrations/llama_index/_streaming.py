@@ -19,10 +19,15 @@ OnFinish = Callable[[Any], None] | None
 
 
 class Progress:
-    """Turns the running answer of a stream into text deltas."""
+    """Turns the running answer of a stream into text deltas.
+
+    Per event it reads the fold's ``last_delta`` (and ``replacements``), never the whole
+    answer, so following a long stream stays linear in the core.
+    """
 
     def __init__(self) -> None:
         self.text = ""
+        self._replacements = 0
 
     def step(self, answer: str) -> str | None:
         """The new text since the last step; ``""`` after a replacement; ``None`` if none.
@@ -38,7 +43,15 @@ class Progress:
 
     def on_event(self, result: Any) -> Step | None:
         """The step after an event was yielded, or ``None`` when the answer did not change."""
-        delta = self.step(result.answer)
+        delta: str | None
+        if result.replacements != self._replacements:
+            self._replacements = result.replacements
+            delta = self.step(result.answer)  # the whole answer, once per replacement
+        elif result.last_delta:
+            delta = result.last_delta
+            self.text += delta
+        else:
+            return None
         return None if delta is None else (result, self.text, delta)
 
     def last(self, result: Any, on_finish: OnFinish) -> Step:
@@ -70,17 +83,28 @@ async def aiter_steps(stream: Any, on_finish: OnFinish = None) -> AsyncIterator[
         yield progress.last(stream.result, on_finish)
 
 
+def _folded(result: Any, on_finish: OnFinish) -> tuple[Any, str]:
+    """The final ``(result, text)`` of a consumed stream; runs ``on_finish`` first.
+
+    The text of the last step is always the fold's answer, so the blocking forms skip the
+    per-event steps (and their growing text) altogether.
+    """
+    if on_finish is not None:
+        on_finish(result)
+    return result, result.answer
+
+
 def fold(stream: Any, on_finish: OnFinish = None) -> tuple[Any, str]:
     """Consume a sync stream; return the final ``(result, text)``."""
-    last: Step = (None, "", "")
-    for last in iter_steps(stream, on_finish):  # noqa: B007 - the last step is the answer
-        pass
-    return last[0], last[1]
+    with stream:
+        for _ in stream:
+            pass
+        return _folded(stream.result, on_finish)
 
 
 async def afold(stream: Any, on_finish: OnFinish = None) -> tuple[Any, str]:
     """Consume an async stream; return the final ``(result, text)``."""
-    last: Step = (None, "", "")
-    async for last in aiter_steps(stream, on_finish):  # noqa: B007 - the last step is the answer
-        pass
-    return last[0], last[1]
+    async with stream:
+        async for _ in stream:
+            pass
+        return _folded(stream.result, on_finish)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import pickle
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer
 
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
@@ -198,6 +199,35 @@ class DifyLLM(LLM):
         clone._tracker = ConversationTracker()
         clone._info_lock = threading.Lock()
         return clone
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings only: never the key, the clients or the conversation memory.
+
+        Unpickling rebuilds the instance from its settings, reading the key from
+        ``DIFY_API_KEY`` in the process that loads it.
+        """
+        # pydantic's state, not LlamaIndex's: that one test-pickles (and warns about) the
+        # private attributes, which are all dropped here anyway.
+        state = BaseModel.__getstate__(self)
+        state["__dict__"] = {
+            k: v for k, v in state["__dict__"].items() if k != "api_key" and _picklable(v)
+        }
+        state["__pydantic_private__"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild from pickled settings; the key comes from ``DIFY_API_KEY``.
+
+        Raises:
+            ValueError: If ``DIFY_API_KEY`` is not set where the pickle is loaded.
+        """
+        try:
+            self.__init__(**state["__dict__"])  # type: ignore[misc]
+        except ValueError as exc:
+            raise ValueError(
+                "cannot unpickle DifyLLM: its API key is never pickled; set DIFY_API_KEY in "
+                "this process, or build a new DifyLLM(api_key=...)"
+            ) from exc
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:
@@ -467,6 +497,15 @@ def _check_chat_mode(mode: str) -> None:
 
 def _local_image(uploaded: Any) -> dict[str, Any]:
     return {"type": "image", "transfer_method": "local_file", "upload_file_id": uploaded.id}
+
+
+def _picklable(value: Any) -> bool:
+    """Whether ``value`` pickles (LlamaIndex drops the fields that do not, e.g. lambdas)."""
+    try:
+        pickle.dumps(value)
+    except Exception:
+        return False
+    return True
 
 
 def _in_event_loop() -> bool:

@@ -118,8 +118,11 @@ class DifyTestServer:
 
     async def _shutdown(self) -> None:
         self.settings.tasks.stop_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        try:
+            if self._runner is not None:
+                await self._runner.cleanup()
+        finally:
+            await _finish_pending_tasks()
 
     def start(self) -> DifyTestServer:
         """Start serving in a background thread; returns ``self`` once it accepts connections."""
@@ -589,3 +592,23 @@ class DifyTestServer:
     def __repr__(self) -> str:
         state = self.base_url if self.port is not None else "stopped"
         return f"DifyTestServer({state})"
+
+
+_CANCEL_ROUNDS = 3
+_CANCEL_WAIT = 5.0  # seconds to wait for the cancelled tasks of one round
+
+
+async def _finish_pending_tasks() -> None:
+    """Cancel and await every other task of the loop (handlers of streams whose client left,
+    their ping tasks), so that none is destroyed pending when the loop closes.
+
+    A few rounds, because a cancelled handler may start a last task while it unwinds.
+    """
+    current = asyncio.current_task()
+    for _ in range(_CANCEL_ROUNDS):
+        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=_CANCEL_WAIT)

@@ -14,6 +14,7 @@ from aiohttp import web
 from ._faults import DEFAULT_MALFORMED_FRAME, Fault
 
 PING_FRAME = b"event: ping\n\n"
+_STALL_POLL = 0.1  # seconds between checks that a stalled stream's client is still there
 
 
 def dumps_stream(obj: Any) -> bytes:
@@ -122,12 +123,16 @@ class EventStream:
             )
             deadline = time.monotonic() + fault.duration
             saved, self.ping_interval = self.ping_interval, interval
-            while not self.ended and time.monotonic() < deadline:
-                await asyncio.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+            while self.alive and time.monotonic() < deadline:
+                # Short naps, so that a client that left ends the stall promptly.
+                nap = min(interval, _STALL_POLL, max(deadline - time.monotonic(), 0.0))
+                await asyncio.sleep(nap)
                 if time.monotonic() - self._last_write >= interval and not await self._write(
                     PING_FRAME
                 ):
                     break
+            if not self.alive:
+                self.ended = True
             self.ping_interval = saved
             return not self.ended
         if fault.kind == "error_event":

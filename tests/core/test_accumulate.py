@@ -220,3 +220,26 @@ def test_message_file_text_variant_counts_as_answer() -> None:
 def test_parse_event_rejects_non_events() -> None:
     with pytest.raises(ValueError, match="event"):
         parse_event({"answer": "x"})
+
+
+@pytest.mark.timeout(60)  # a quadratic fold of 300,000 deltas would take minutes
+def test_a_long_stream_of_tiny_deltas_folds_to_the_whole_answer() -> None:
+    pieces = [
+        parse_event({"event": "message", "task_id": "t", "answer": str(digit)})
+        for digit in range(10)
+    ]
+    result = StreamResult()
+    n = 300_000
+    for i in range(n):
+        assert result.add(pieces[i % 10]) == str(i % 10)
+        if i == n // 2:  # reading midway does not disturb the fold
+            assert result.answer == "".join(str(j % 10) for j in range(i + 1))
+    expected = "".join(str(i % 10) for i in range(n))
+    assert result.answer == expected
+    assert result.last_delta == str((n - 1) % 10)
+    assert result.event_count == n
+    # a replacement swaps the whole answer; later deltas append to it
+    result.add(parse_event({"event": "message_replace", "answer": "redacted"}))
+    assert (result.answer, result.replacements, result.last_delta) == ("redacted", 1, "")
+    result.add(pieces[7])
+    assert result.answer == "redacted7"

@@ -591,3 +591,19 @@ def test_retry_decisions_are_logged_without_the_key(
     assert "retryable" in caplog.text
     assert "GET /meta -> 200" in caplog.text
     assert apps.chat_key not in caplog.text
+
+
+def test_clients_refuse_pickling_and_copies_share_them() -> None:
+    import copy
+    import pickle
+
+    key = "app-NEVERPICKLED42"
+    with DifyClient(key, base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(TypeError, match="DifyClient cannot be pickled"):
+            pickle.dumps(client)
+        assert copy.deepcopy(client) is client
+        assert copy.copy(client) is client
+    aclient = AsyncDifyClient(key, base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(TypeError, match="AsyncDifyClient cannot be pickled"):
+        pickle.dumps(aclient)
+    assert copy.deepcopy({"c": aclient})["c"] is aclient

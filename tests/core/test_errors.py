@@ -83,6 +83,24 @@ def test_key_is_scrubbed_from_errors() -> None:
     assert key not in str(html.body)
 
 
+def test_key_is_scrubbed_from_bodies_of_any_shape_and_before_any_cut() -> None:
+    key = "app-SECRETKEY123"
+    odd = error_from_response(
+        401, {"X-Echo": key}, json.dumps({"detail": [key]}).encode(), secret=key
+    )
+    assert odd.body == {"detail": ["[REDACTED]"]}
+    assert odd.response_headers == {"x-echo": "[REDACTED]"}
+    listed = error_from_response(401, {}, json.dumps([f"bad {key}"]).encode(), secret=key)
+    assert listed.body == ["bad [REDACTED]"]
+    assert key not in listed.message
+    # the key straddles the 200-character excerpt: not even its prefix survives
+    cut = error_from_response(502, {}, ("x" * 190 + f" {key} tail").encode(), secret=key)
+    assert "app-SEC" not in cut.message
+    assert key not in str(cut.body)
+    event = error_from_event({"event": "error", "message": f"echo {key}"}, secret=key)
+    assert event.message == "echo [REDACTED]"
+
+
 def test_stream_error_from_event() -> None:
     err = error_from_event(
         {"event": "error", "code": "completion_request_error", "status": 400, "message": "boom"}

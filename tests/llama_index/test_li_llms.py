@@ -349,13 +349,22 @@ def test_early_break_stops_the_generation(slow_apps: SlowApps) -> None:
     assert slow_apps.server.stop_calls(task_id)
 
 
-def test_copies_keep_working(apps: Apps) -> None:
+def test_copies_keep_working(apps: Apps, monkeypatch: pytest.MonkeyPatch) -> None:
     llm = DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, inputs={"tier": "gold"})
     clone = copy.deepcopy(llm)
     assert clone.inputs == llm.inputs
     assert clone.inputs is not llm.inputs
     assert "you said 'copied'" in clone.complete("copied").text
-    revived = pickle.loads(pickle.dumps(llm))
+    # a pickle holds the settings, never the key: the loading process supplies it
+    data = pickle.dumps(llm)
+    assert apps.echo_key.encode() not in data
+    monkeypatch.delenv("DIFY_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="DIFY_API_KEY"):
+        pickle.loads(data)
+    monkeypatch.setenv("DIFY_API_KEY", apps.echo_key)
+    revived = pickle.loads(data)
+    assert revived.inputs == {"tier": "gold"}
+    assert revived.base_url == apps.base_url
     assert "you said 'pickled'" in revived.complete("pickled").text
 
 

@@ -291,14 +291,6 @@ class _TaskReports(logging.Handler):
             self.messages.append(record.getMessage().splitlines()[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: testing/_server.py DifyTestServer.stop() stops and closes its loop while "
-    "request handlers (and their SSE ping tasks) are still pending, e.g. a stream stalled "
-    "after its client left; they are destroyed unfinished ('Task was destroyed but it is "
-    "pending!', their finally blocks never run). It should cancel and await the loop's "
-    "remaining tasks after runner.cleanup(), before loop.stop()",
-)
 def test_server_stop_finishes_every_request_task() -> None:
     reports = _TaskReports()
     logging.getLogger("asyncio").addHandler(reports)

@@ -105,26 +105,13 @@ def _echo_bodies(key: str) -> dict[str, Any]:
     }
 
 
-_BODY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/errors.py error_from_response keeps the raw JSON body (with the key) in "
-    "APIStatusError.body when it is not a Dify {code, message} body, so repr(exc.body) and "
-    "pickles of the error contain the key",
-)
-_EXCERPT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/errors.py error_from_response takes the 200-char excerpt before "
-    "redacting, so a key cut by the excerpt leaves its first characters in the message",
-)
-
-
 @pytest.mark.parametrize(
     "shape",
     [
-        pytest.param("json-not-dify-shaped", marks=_BODY_BUG),
-        pytest.param("json-list", marks=_BODY_BUG),
+        "json-not-dify-shaped",
+        "json-list",
         "html-page",
-        pytest.param("text-key-at-excerpt-cut", marks=_EXCERPT_BUG),
+        "text-key-at-excerpt-cut",
     ],
 )
 def test_error_bodies_of_any_shape_never_carry_the_key(rig: Rig, shape: str) -> None:
@@ -135,12 +122,6 @@ def test_error_bodies_of_any_shape_never_carry_the_key(rig: Rig, shape: str) -> 
     assert_no_key(call.api_key, *exception_views(exc))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/stream.py _StreamCore._consume builds error_from_event(...) without "
-    "the key, so an error event echoing the key puts it in StreamError.message (the status "
-    "path redacts it via error_from_response(secret=...))",
-)
 def test_stream_error_event_echoing_the_key_is_redacted(rig: Rig) -> None:
     subject = CORE[0]
     call = rig.call(subject, max_retries=0)
@@ -149,11 +130,6 @@ def test_stream_error_event_echoing_the_key_is_redacted(rig: Rig) -> None:
     assert_no_key(call.api_key, *exception_views(exc))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: core/stream.py _StreamCore._on_frame puts an unredacted excerpt of a "
-    "malformed frame in StreamDecodeError.message and .frame",
-)
 def test_malformed_frame_echoing_the_key_is_redacted(rig: Rig) -> None:
     subject = CORE[0]
     call = rig.call(subject, max_retries=0)
@@ -205,30 +181,16 @@ def test_repr_and_str_of_every_component_hide_the_key(apps: Apps) -> None:
             obj.close()
 
 
-_PICKLE_BUG = "BUG: {} pickles with the API key in clear text (issue 7: never in pickles)"
-
-
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "DifyClient",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=_PICKLE_BUG.format("core/client.py DifyClient (its _secret, _headers)"),
-            ),
-        ),
+        "DifyClient",
         "AsyncDifyClient",
         "langchain.ChatDify",
         "langchain.DifyLLM",
         "langchain.DifyWorkflowTool",
         "langchain.DifyRetriever",
-        pytest.param(
-            "llama_index.DifyLLM",
-            marks=pytest.mark.xfail(
-                strict=True, reason=_PICKLE_BUG.format("llama_index/llms.py DifyLLM (api_key)")
-            ),
-        ),
+        "llama_index.DifyLLM",
         "llama_index.DifyChatEngine",
         "llama_index.DifyWorkflowTool",
         "llama_index.DifyRetriever",
