@@ -22,7 +22,13 @@ import aiohttp
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import BaseClient, raise_mapped, stream_response
+from ._base import (
+    BaseClient,
+    blocking_body_as_stream,
+    is_json_response,
+    raise_mapped,
+    stream_response,
+)
 from .config import DEFAULT_MAX_RETRIES, TimeoutLike
 from .errors import (
     APIConnectionError,
@@ -83,6 +89,10 @@ def _env_proxy(base_url: str) -> str | None:
         if urllib.request.proxy_bypass(host):
             return None
     return urllib.request.getproxies().get(parts.scheme)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def _session_keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
@@ -276,6 +286,15 @@ class AsyncDifyClient(BaseClient):
     def _open_stream(self, op: ops.Operation) -> AsyncEventStream:
         async def open_stream() -> tuple[AsyncIterator[bytes], Callable[[], None]]:
             response = await self._request(op)
+            if is_json_response(response.headers.get("Content-Type")):
+                try:
+                    raw = await response.read()
+                except Exception as exc:
+                    response.close()
+                    raise_mapped(exc, map_transport_error(exc))
+                finally:
+                    response.release()
+                return _once(blocking_body_as_stream(raw)), response.close
             return response.content.iter_any().__aiter__(), response.close
 
         return AsyncEventStream(

@@ -16,7 +16,13 @@ import urllib3.exceptions
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import BaseClient, raise_mapped, stream_response
+from ._base import (
+    BaseClient,
+    blocking_body_as_stream,
+    is_json_response,
+    raise_mapped,
+    stream_response,
+)
 from .config import DEFAULT_MAX_RETRIES, TimeoutLike
 from .errors import (
     APIConnectionError,
@@ -248,8 +254,15 @@ class DifyClient(BaseClient):
 
     def _open_stream(self, op: ops.Operation) -> EventStream:
         response = self._request(op)
+        chunks: Iterator[bytes] = _read_chunks(response)
+        if is_json_response(response.headers.get("Content-Type")):
+            try:
+                chunks = iter([blocking_body_as_stream(response.content)])
+            except Exception as exc:
+                response.close()
+                raise_mapped(exc, map_transport_error(exc))
         return EventStream(
-            _read_chunks(response),
+            chunks,
             op=op,
             timeout=self._config.timeout,
             close_transport=response.close,
