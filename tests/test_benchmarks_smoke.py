@@ -7,15 +7,11 @@ with one cell per column.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 # `benchmarks/` is not part of the installed package: import it from the project root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from benchmarks import MODULES, runner
 from benchmarks._harness import BenchServer, Context, Table
 

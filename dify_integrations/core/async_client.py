@@ -267,10 +267,7 @@ class AsyncDifyClient(BaseClient):
         return response
 
     async def _request(self, op: ops.Operation) -> aiohttp.ClientResponse:
-        if self._config.max_retries == 0:
-            return await self._send_once(op)
-        response: aiohttp.ClientResponse = await self._retry.async_retrying()(self._send_once, op)
-        return response
+        return await self._retry.acall(self._send_once, op)
 
     async def _call(self, op: ops.Operation) -> Any:
         response = await self._request(op)

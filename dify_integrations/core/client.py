@@ -238,9 +238,7 @@ class DifyClient(BaseClient):
         return response
 
     def _request(self, op: ops.Operation) -> requests.Response:
-        if self._config.max_retries == 0:
-            return self._send_once(op)
-        return self._retry.retrying()(self._send_once, op)
+        return self._retry.call(self._send_once, op)
 
     def _call(self, op: ops.Operation) -> Any:
         response = self._request(op)

@@ -16,11 +16,13 @@ received it, and streams are only retried while opening: never after the first e
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import random
 import time
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -33,6 +35,8 @@ from tenacity.wait import wait_base
 
 from .errors import APIConnectionError, APIStatusError, BadRequestError, RateLimitError
 from .operations import Operation
+
+T = TypeVar("T")
 
 __all__ = [
     "INITIAL_BACKOFF",
@@ -152,6 +156,18 @@ def retry_delay(exc: BaseException | None, attempt: int) -> float:
     return backoff_delay(attempt)
 
 
+def _log_decision(op: Operation, attempt: int, exc: BaseException, decision: bool) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s %s attempt %d failed with %s: %s",
+            op.method,
+            op.path,
+            attempt,
+            type(exc).__name__,
+            "retryable" if decision else "not retried",
+        )
+
+
 class _RetryDecision(retry_base):
     """tenacity predicate: `should_retry` on the operation passed as first argument."""
 
@@ -164,15 +180,8 @@ class _RetryDecision(retry_base):
         if exc is None or not isinstance(op, Operation):
             return False
         decision = should_retry(exc, op)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s attempt %d failed with %s: %s",
-                op.method,
-                op.path,
-                retry_state.attempt_number,
-                type(exc).__name__,
-                "retryable" if decision else "not retried",
-            )
+        # tenacity counts the attempts it made; the first attempt was made before it.
+        _log_decision(op, retry_state.attempt_number + 1, exc, decision)
         return decision
 
 
@@ -182,7 +191,7 @@ class _RetryWait(wait_base):
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None and outcome.failed else None
-        delay = retry_delay(exc, retry_state.attempt_number)
+        delay = retry_delay(exc, retry_state.attempt_number + 1)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("retrying in %.2f s", delay)
         return delay
@@ -195,6 +204,10 @@ _WAIT: Final = _RetryWait()
 class RetryPolicy:
     """tenacity strategies built once and shared by `Retrying` and `AsyncRetrying`.
 
+    The first attempt runs outside tenacity (a call that succeeds, which is nearly every
+    call, builds no retry state); only a retryable failure hands the *remaining* attempts
+    to `Retrying` / `AsyncRetrying`, whose strategies count the first one in.
+
     Args:
         max_retries: Retries after the first attempt (0 disables retrying).
     """
@@ -204,16 +217,55 @@ class RetryPolicy:
     def __init__(self, max_retries: int) -> None:
         self.max_retries = max_retries
         self._kwargs: dict[str, Any] = {
-            "stop": stop_after_attempt(max_retries + 1),
+            "stop": stop_after_attempt(max(max_retries, 1)),
             "wait": _WAIT,
             "retry": _DECISION,
             "reraise": True,
         }
 
+    def after_first_failure(self, exc: BaseException, op: Operation) -> float | None:
+        """Decide on the first attempt's failure.
+
+        Returns:
+            The seconds to wait before the second attempt, or ``None`` when ``exc`` must
+            be raised (not retryable, or retries are off).
+        """
+        decision = self.max_retries > 0 and should_retry(exc, op)
+        _log_decision(op, 1, exc, decision)
+        if not decision:
+            return None
+        delay = retry_delay(exc, 1)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("retrying in %.2f s", delay)
+        return delay
+
+    def call(self, send: Callable[[Operation], T], op: Operation) -> T:
+        """Run ``send(op)``, retrying what `should_retry` allows (sync)."""
+        try:
+            return send(op)
+        except Exception as exc:
+            delay = self.after_first_failure(exc, op)
+            if delay is None:
+                raise
+        time.sleep(delay)
+        return self.retrying()(send, op)
+
+    async def acall(self, send: Callable[[Operation], Awaitable[T]], op: Operation) -> T:
+        """Run ``await send(op)``, retrying what `should_retry` allows (async)."""
+        try:
+            return await send(op)
+        except Exception as exc:
+            delay = self.after_first_failure(exc, op)
+            if delay is None:
+                raise
+        await asyncio.sleep(delay)
+        result: T = await self.async_retrying()(send, op)
+        return result
+
     def retrying(self) -> Retrying:
-        """A fresh `tenacity.Retrying` using the shared strategies."""
+        """A fresh `tenacity.Retrying` for the attempts after the first."""
         return Retrying(**self._kwargs)
 
     def async_retrying(self) -> AsyncRetrying:
-        """A fresh `tenacity.AsyncRetrying` using the same strategies."""
+        """A fresh `tenacity.AsyncRetrying` for the attempts after the first."""
         return AsyncRetrying(**self._kwargs)

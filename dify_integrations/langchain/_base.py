@@ -98,6 +98,23 @@ class DifyConnection(BaseModel):
                     self._sync_client = DifyClient(**self._client_kwargs())
         return self._sync_client
 
+    def close(self) -> None:
+        """Close the sync client this adapter created (clients passed in are left open)."""
+        client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Close the clients this adapter created, for the running event loop too.
+
+        Not required for correctness: a created async client also closes its connections
+        when the event loop that used it shuts down (``asyncio.run``).
+        """
+        self.close()
+        client = self._async_client_owned
+        if client is not None:
+            await client.aclose()
+
     def _get_async_client(self) -> AsyncDifyClient:
         """The async client: the one given, else one created on first use and kept."""
         if self.async_client is not None:

@@ -141,7 +141,7 @@ def test_policy_retries_only_what_should_retry_allows() -> None:
             raise status(429, response_headers={"Retry-After": "0"})
         return "ok"
 
-    assert RetryPolicy(2).retrying()(flaky, CHAT) == "ok"
+    assert RetryPolicy(2).call(flaky, CHAT) == "ok"
     assert len(calls) == 3
 
     calls.clear()
@@ -151,9 +151,9 @@ def test_policy_retries_only_what_should_retry_allows() -> None:
         raise status(502, response_headers={"Retry-After": "0"})
 
     with pytest.raises(di.InternalServerError):
-        RetryPolicy(2).retrying()(always_502, CHAT)
+        RetryPolicy(2).call(always_502, CHAT)
     assert len(calls) == 1
     calls.clear()
     with pytest.raises(di.InternalServerError):
-        RetryPolicy(2).retrying()(always_502, ops.get_info())
+        RetryPolicy(2).call(always_502, ops.get_info())
     assert len(calls) == 3
