@@ -21,6 +21,7 @@ __all__ = [
     "ClientConfig",
     "Timeout",
     "TimeoutLike",
+    "check_base_url",
 ]
 
 DEFAULT_BASE_URL: Final = "https://api.dify.ai/v1"
@@ -91,7 +92,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_base_url(base_url: str) -> str:
+def check_base_url(base_url: str, *, stacklevel: int = 4) -> str:
+    """Normalise a Service API root and vet it.
+
+    Raises:
+        ValueError: If it is not an http(s) URL with a host.
+
+    Warns:
+        UserWarning: When it is plain ``http://`` to a host that is not loopback (the key
+            would travel unencrypted).
+    """
     base_url = base_url.strip().rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -100,7 +110,7 @@ def _check_base_url(base_url: str) -> str:
         warnings.warn(
             f"base_url {base_url!r} uses plain http to a non-loopback host: "
             "the API key would travel unencrypted. Use https.",
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     return base_url
 
@@ -179,7 +189,7 @@ class ClientConfig:
             raise ValueError("max_retries must be an integer >= 0")
         return cls(
             api_key=SecretStr(key.strip()),
-            base_url=_check_base_url(url),
+            base_url=check_base_url(url),
             user=resolved_user,
             timeout=Timeout.coerce(timeout),
             max_retries=retries,

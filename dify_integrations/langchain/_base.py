@@ -11,11 +11,11 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import LangSmithParams
 from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
-from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout
+from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout, check_base_url
 from dify_integrations.core.errors import DifyError
 from dify_integrations.core.stream import AsyncEventStream, EventStream
 from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
@@ -63,6 +63,12 @@ class DifyConnection(BaseModel):
     _sync_client: DifyClient | None = PrivateAttr(default=None)
     _async_client_owned: AsyncDifyClient | None = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @field_validator("base_url")
+    @classmethod
+    def _vet_base_url(cls, value: str) -> str:
+        # At construction, not first use: a bad URL fails early, plain http warns early.
+        return check_base_url(value, stacklevel=6)
 
     def _resolve_user(self, user: str | None = None) -> str:
         if user:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
+
+import pytest
 
 from dify_integrations import AsyncDifyClient, DifyClient
 from dify_integrations.langchain import ChatDify, DifyRetriever
@@ -41,3 +44,13 @@ def test_shared_clients_are_not_closed(apps: Any, dify_server: DifyTestServer) -
     model.close()
     assert shared.get_info().name  # still usable
     shared.close()
+
+
+def test_base_url_is_vetted_at_construction() -> None:
+    with pytest.raises(ValueError, match="http"):
+        ChatDify(api_key="app-x", base_url="ftp://example.com/v1")
+    with pytest.warns(UserWarning, match="plain http"):
+        DifyRetriever(api_key="dataset-x", base_url="http://dify.example.com/v1", dataset_id="d")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ChatDify(api_key="app-x", base_url="http://127.0.0.1:5001/v1")
