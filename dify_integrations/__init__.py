@@ -6,8 +6,7 @@ The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient
 Dify-compatible server in ``dify_integrations.testing``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from .core._base import VERSION as _VERSION
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Timeout
@@ -28,10 +27,8 @@ from .core.errors import (
     UnsupportedMediaTypeError,
 )
 
-try:
-    __version__ = version("dify-integrations")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+__version__: str = _VERSION
+"""The installed package version."""
 
 __all__ = [
     "APIConnectionError",

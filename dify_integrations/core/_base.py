@@ -18,6 +18,7 @@ from .retry import RetryPolicy
 
 __all__ = [
     "USER_AGENT",
+    "VERSION",
     "BaseClient",
     "blocking_body_as_stream",
     "decode_json",
@@ -35,11 +36,14 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("dify-integrations")
-    except Exception:
+    except Exception:  # pragma: no cover - running from a source tree
         return "0.0.0"
 
 
-USER_AGENT: Final = f"dify-integrations/{_version()}"
+VERSION: Final = _version()
+"""The installed package version (``0.0.0`` from a bare source tree); read once."""
+
+USER_AGENT: Final = f"dify-integrations/{VERSION}"
 
 
 def decode_json(raw: bytes) -> Any:

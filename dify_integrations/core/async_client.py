@@ -15,7 +15,7 @@ import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -53,8 +53,6 @@ from .models import (
 from .stream import AsyncEventStream
 
 __all__ = ["AsyncDifyClient"]
-
-ResponseMode = Literal["streaming", "blocking"]
 
 
 def map_transport_error(exc: BaseException) -> DifyError | None:
@@ -322,7 +320,7 @@ class AsyncDifyClient(BaseClient):
         conversation_id: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
         result: ChatMessageResponse = await self._send(
@@ -376,7 +374,7 @@ class AsyncDifyClient(BaseClient):
         query: str | None = None,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer."""
         result: CompletionMessageResponse = await self._send(
@@ -414,7 +412,7 @@ class AsyncDifyClient(BaseClient):
         *,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (a failed run is returned, not raised)."""
         result: WorkflowRunResponse = await self._send(

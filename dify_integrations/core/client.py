@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import requests
 import urllib3.exceptions
@@ -54,8 +54,6 @@ _BEFORE_SEND = (
     urllib3.exceptions.ConnectTimeoutError,
     urllib3.exceptions.NameResolutionError,
 )
-
-ResponseMode = Literal["streaming", "blocking"]
 
 
 def _not_sent(exc: BaseException) -> bool:
@@ -288,7 +286,7 @@ class DifyClient(BaseClient):
         conversation_id: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer.
 
@@ -369,7 +367,7 @@ class DifyClient(BaseClient):
         query: str | None = None,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer (streamed and folded by default).
 
@@ -418,7 +416,7 @@ class DifyClient(BaseClient):
         *,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
-        response_mode: ResponseMode = "streaming",
+        response_mode: ops.ResponseMode = "streaming",
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (streamed and folded by default).
 

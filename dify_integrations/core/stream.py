@@ -171,6 +171,17 @@ class _StreamCore:
         self._stop_sent = True
         return stop_task(self._op.stop_kind, task_id, user=self._op.user)
 
+    def _begin_close(self) -> Operation | None:
+        """Mark the stream closed and drop unread events; the stop call to make, if any.
+
+        The stop decision is taken before the queue is dropped, so a terminal event that
+        was decoded but never yielded still means there is nothing to stop.
+        """
+        self._closed = True
+        stop_op = self._stop_operation()
+        self._queue.clear()
+        return stop_op
+
     def _explicit_stop_operation(self) -> Operation:
         task_id = self.task_id
         if not task_id or self._op.stop_kind is None:
@@ -264,11 +275,9 @@ class EventStream(_StreamCore):
         """Close the connection; stop the server task if the stream was not finished."""
         if self._closed:
             return
-        self._closed = True
-        self._queue.clear()
+        stop_op = self._begin_close()
         with contextlib.suppress(Exception):
             self._close_transport()
-        stop_op = self._stop_operation()
         if stop_op is not None:
             try:
                 self._run_stop(stop_op)
@@ -392,12 +401,10 @@ class AsyncEventStream(_StreamCore):
         """Close the connection; stop the server task if the stream was not finished."""
         if self._closed:
             return
-        self._closed = True
-        self._queue.clear()
+        stop_op = self._begin_close()
         if self._close_transport is not None:
             with contextlib.suppress(Exception):
                 self._close_transport()
-        stop_op = self._stop_operation()
         if stop_op is not None:
             try:
                 await self._run_stop(stop_op)
@@ -423,12 +430,11 @@ class AsyncEventStream(_StreamCore):
     def __del__(self) -> None:
         if getattr(self, "_closed", True) or getattr(self, "_chunks", None) is None:
             return
-        self._closed = True
+        stop_op = self._begin_close()
         close_transport = self._close_transport
         if close_transport is not None:
             with contextlib.suppress(Exception):
                 close_transport()
-        stop_op = self._stop_operation()
         if stop_op is None:
             return
         try:

@@ -213,7 +213,8 @@ class DifyModelBase(DifyConnection):
         try:
             self._app_name = self._get_client().get_info().name or DEFAULT_MODEL_NAME
         except DifyError:
-            return
+            # Asked once: an app whose /info fails is not asked again on every call.
+            self._app_name = DEFAULT_MODEL_NAME
 
     def _emit(
         self,
@@ -268,5 +269,6 @@ class DifyModelBase(DifyConnection):
         try:
             info = await self._get_async_client().get_info()
         except DifyError:
+            self._app_name = DEFAULT_MODEL_NAME  # asked once, as in the sync twin
             return
         self._app_name = info.name or DEFAULT_MODEL_NAME

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -12,6 +12,8 @@ from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_API_KEY, ClientConfig, TimeoutLike
 
 __all__ = ["DEFAULT_USER", "ClientPair"]
+
+_C = TypeVar("_C", DifyClient, AsyncDifyClient)
 
 DEFAULT_USER = "llama-index"
 """End-user id sent when neither ``user=`` nor ``DIFY_USER`` nor a given client sets one."""
@@ -68,20 +70,25 @@ class ClientPair:
     def __repr__(self) -> str:
         return f"ClientPair(base_url={self.config.base_url!r}, user={self.user!r})"
 
+    def _build(self, cls: type[_C]) -> _C:
+        """A client of ``cls`` from the resolved settings, owned (and closed) here."""
+        client = cls(
+            self.config.api_key,
+            base_url=self.config.base_url,
+            user=self.user,
+            timeout=self.config.timeout,
+            max_retries=self.config.max_retries,
+        )
+        self._owned.append(client)
+        return client
+
     @property
     def sync(self) -> DifyClient:
         """The sync client (built on first use)."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = DifyClient(
-                        self.config.api_key,
-                        base_url=self.config.base_url,
-                        user=self.user,
-                        timeout=self.config.timeout,
-                        max_retries=self.config.max_retries,
-                    )
-                    self._owned.append(self._client)
+                    self._client = self._build(DifyClient)
         return self._client
 
     @property
@@ -90,14 +97,7 @@ class ClientPair:
         if self._async_client is None:
             with self._lock:
                 if self._async_client is None:
-                    self._async_client = AsyncDifyClient(
-                        self.config.api_key,
-                        base_url=self.config.base_url,
-                        user=self.user,
-                        timeout=self.config.timeout,
-                        max_retries=self.config.max_retries,
-                    )
-                    self._owned.append(self._async_client)
+                    self._async_client = self._build(AsyncDifyClient)
         return self._async_client
 
     def close(self) -> None:

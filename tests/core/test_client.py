@@ -22,6 +22,7 @@ from dify_integrations.core.events import (
     WorkflowFinishedEvent,
     WorkflowStartedEvent,
 )
+from dify_integrations.core.models import AppParameters
 from dify_integrations.testing import DifyTestServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -362,7 +363,9 @@ def test_idempotent_get_retries_gateway_errors(apps: Any, make_runner: Any) -> N
     server = apps.server
     server.inject_fault("/parameters", "status", status=503, retry_after=0, count=2)
     since = len(server.request_log)
-    assert make_runner(apps.chat_key)("get_parameters") is not None
+    params = make_runner(apps.chat_key)("get_parameters")
+    assert isinstance(params, AppParameters)
+    assert params.system_parameters  # the real body of the third attempt, parsed
     assert [r.status for r in routes(server, "/parameters", since)] == [503, 503, 200]
 
 

@@ -6,7 +6,6 @@ that stop a generation mid-stream). Everything goes over real HTTP on loopback.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,15 @@ from typing import Any
 import pytest
 
 from dify_integrations.testing import DifyTestServer
+from tests._shared_data import (
+    SHIPPING_DOC,
+    STORES_TEXT,
+    TEXT_FORM,
+    WARRANTY_DOC,
+    analyse,
+    echo_responder,
+    explode,
+)
 
 HANDBOOK = [
     {
@@ -28,24 +36,14 @@ HANDBOOK = [
         "password. A reset link is emailed to you and expires after one hour.",
         "metadata": {"category": "account"},
     },
-    {
-        "name": "shipping.md",
-        "text": "Standard shipping takes 3 to 7 days. Express shipping arrives in 1 to 2 "
-        "days. Shipping is free for orders over 50 dollars.",
-        "metadata": {"category": "shipping"},
-    },
+    SHIPPING_DOC,
     {
         "name": "support.md",
         "text": "Support is available by chat and email every day. Premium customers get "
         "phone support and a dedicated account manager.",
         "metadata": {"category": "account"},
     },
-    {
-        "name": "warranty.md",
-        "text": "Every device has a two year warranty covering manufacturing defects. "
-        "Accidental damage is not covered by the warranty.",
-        "metadata": {"category": "billing"},
-    },
+    WARRANTY_DOC,
 ]
 
 ARCHIVE = [
@@ -56,7 +54,7 @@ ARCHIVE = [
     },
     {
         "name": "old-stores.md",
-        "text": "The company once ran twelve physical stores, all closed in 2019.",
+        "text": STORES_TEXT,
         "metadata": {"category": "history"},
     },
 ]
@@ -86,18 +84,6 @@ WORKFLOW_FORM = [
 _GREETINGS = {"French": "bonjour", "German": "hallo", "Spanish": "hola"}
 
 
-def echo_responder(
-    query: str, inputs: dict[str, Any], history: list[tuple[str, str]], files: list[dict[str, Any]]
-) -> Iterator[str]:
-    """Answers that show what reached the app: turn number, query, inputs and files."""
-    text = f"Turn {len(history) + 1}: you said {query!r}."
-    if inputs:
-        text += " Inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(inputs.items())) + "."
-    if files:
-        text += " Files: " + ", ".join(str(f.get("type")) for f in files) + "."
-    yield from re.findall(r"\S+\s*", text)
-
-
 def long_responder(
     query: str, inputs: dict[str, Any], history: list[tuple[str, str]], files: list[dict[str, Any]]
 ) -> Iterator[str]:
@@ -115,17 +101,6 @@ def translate(inputs: dict[str, Any]) -> dict[str, Any]:
     if inputs.get("formal"):
         word = word.capitalize()
     return {"text": f"{word}: {inputs['text']}"}
-
-
-def analyse(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A workflow with several outputs."""
-    text = str(inputs.get("text", ""))
-    return {"length": len(text), "upper": text.upper()}
-
-
-def explode(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A workflow whose run fails inside the graph."""
-    raise RuntimeError("translation model unavailable")
 
 
 @dataclass(frozen=True)
@@ -181,12 +156,12 @@ def apps(dify_server: DifyTestServer) -> Apps:
     multi = server.create_workflow_app(
         "Analyse",
         handler=analyse,
-        user_input_form=[{"text-input": {"label": "Text", "variable": "text", "required": True}}],
+        user_input_form=TEXT_FORM,
     )
     failing = server.create_workflow_app(
         "Broken",
         handler=explode,
-        user_input_form=[{"text-input": {"label": "Text", "variable": "text", "required": True}}],
+        user_input_form=TEXT_FORM,
     )
     return Apps(
         server=server,

@@ -376,6 +376,10 @@ async def test_chatflow_app(apps: Any, mode: str) -> None:
     assert msg.content == echo("flow")
     assert msg.response_metadata["model_name"] == "Flow Bot"
     assert msg.usage_metadata is not None
+    assert msg.usage_metadata["output_tokens"] > 0
+    assert msg.usage_metadata["total_tokens"] == (
+        msg.usage_metadata["input_tokens"] + msg.usage_metadata["output_tokens"]
+    )
 
 
 def test_message_replace_folds_to_replacement() -> None:

@@ -6,9 +6,6 @@ adapters must give the replacement, never the streamed original, as the final an
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,43 +14,12 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from dify_integrations import DifyClient
 from dify_integrations.langchain import ChatDify, DifyLLM
 from dify_integrations.testing import DifyTestServer
-
-REDACTED = "[redacted]"
-
-
-def words(query: str, *_: Any) -> Iterator[str]:
-    """Answer with the query itself, word by word (several ``message`` deltas)."""
-    yield from re.findall(r"\S+\s*", f"You asked: {query}")
-
-
-def redact_secrets(answer: str) -> str | None:
-    """Replace answers that mention a secret; leave the others alone."""
-    return REDACTED if "secret" in answer else None
-
-
-@dataclass(frozen=True)
-class ModeratedApps:
-    base_url: str
-    chat_key: str
-    chatflow_key: str
-    selective_key: str
-    completion_key: str
+from tests._shared_data import REDACTED, ModeratedApps, create_moderated_apps
 
 
 @pytest.fixture(scope="module")
 def moderated(dify_server: DifyTestServer) -> ModeratedApps:
-    server = dify_server
-    chat = server.create_chat_app("Moderated", responder=words, moderation=lambda answer: REDACTED)
-    chatflow = server.create_chat_app(
-        "Moderated Flow", mode="advanced-chat", responder=words, moderation=lambda a: REDACTED
-    )
-    selective = server.create_chat_app("Selective", responder=words, moderation=redact_secrets)
-    completion = server.create_completion_app(
-        "Moderated Writer", template="Draft about {{query}}", moderation=lambda a: REDACTED
-    )
-    return ModeratedApps(
-        server.base_url, chat.api_key, chatflow.api_key, selective.api_key, completion.api_key
-    )
+    return create_moderated_apps(dify_server)
 
 
 @pytest.fixture(params=["sync", "async"])

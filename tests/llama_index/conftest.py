@@ -15,6 +15,16 @@ from typing import Any, TypeVar
 import pytest
 
 from dify_integrations.testing import DifyTestServer
+from tests._shared_data import (
+    SHIPPING_DOC,
+    STORES_TEXT,
+    TEXT_FORM,
+    WARRANTY_DOC,
+    analyse,
+    echo_responder,
+    explode,
+    words_of,
+)
 
 HANDBOOK = [
     {
@@ -23,18 +33,8 @@ HANDBOOK = [
         "original packaging. Refunds reach the original payment method in 5 business days.",
         "metadata": {"category": "billing"},
     },
-    {
-        "name": "shipping.md",
-        "text": "Standard shipping takes 3 to 7 days. Express shipping arrives in 1 to 2 "
-        "days. Shipping is free for orders over 50 dollars.",
-        "metadata": {"category": "shipping"},
-    },
-    {
-        "name": "warranty.md",
-        "text": "Every device has a two year warranty covering manufacturing defects. "
-        "Accidental damage is not covered by the warranty.",
-        "metadata": {"category": "billing"},
-    },
+    SHIPPING_DOC,
+    WARRANTY_DOC,
 ]
 
 ARCHIVE = [
@@ -45,7 +45,7 @@ ARCHIVE = [
     },
     {
         "name": "stores.md",
-        "text": "The company once ran twelve physical stores, all closed in 2019.",
+        "text": STORES_TEXT,
         "metadata": {"category": "history"},
     },
 ]
@@ -66,22 +66,6 @@ TRANSLATE_FORM = [
 _GREETINGS = {"French": "bonjour", "German": "guten Morgen", "Spanish": "buenos días"}
 
 
-def _words(text: str) -> Iterator[str]:
-    yield from re.findall(r"\S+\s*", text)
-
-
-def echo_responder(
-    query: str, inputs: dict[str, Any], history: list[tuple[str, str]], files: list[dict[str, Any]]
-) -> Iterator[str]:
-    """Shows what reached the app: the turn number in its conversation, the query, inputs."""
-    text = f"Turn {len(history) + 1}: you said {query!r}."
-    if inputs:
-        text += " Inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(inputs.items())) + "."
-    if files:
-        text += " Files: " + ", ".join(str(f.get("type")) for f in files) + "."
-    yield from _words(text)
-
-
 def react_responder(
     query: str, inputs: dict[str, Any], history: list[tuple[str, str]], files: list[dict[str, Any]]
 ) -> Iterator[str]:
@@ -93,7 +77,7 @@ def react_responder(
     current = query.rsplit("Current message:", 1)[-1].strip()
     if current.startswith("Observation:"):
         observation = current[len("Observation:") :].strip()
-        yield from _words(
+        yield from words_of(
             "Thought: I can answer without using any more tools. I'll use the user's "
             f"language to answer\nAnswer: In German that is: {observation}"
         )
@@ -101,7 +85,7 @@ def react_responder(
     match = re.search(r"'([^']+)'", current)
     text = match.group(1) if match else current
     arguments = json.dumps({"text": text, "language": "German"})
-    yield from _words(
+    yield from words_of(
         "Thought: The current language of the user is: English. I need to use a tool to "
         f"help me answer the question.\nAction: translate_text\nAction Input: {arguments}"
     )
@@ -119,17 +103,6 @@ def translate(inputs: dict[str, Any]) -> dict[str, Any]:
     """The translation workflow: one text output."""
     language = inputs.get("language") or "French"
     return {"text": f"{_GREETINGS.get(language, 'hello')} ({inputs['text']})"}
-
-
-def analyse(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A workflow with several outputs."""
-    text = str(inputs.get("text", ""))
-    return {"length": len(text), "upper": text.upper()}
-
-
-def explode(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A workflow whose run fails inside the graph."""
-    raise RuntimeError("translation model unavailable")
 
 
 @dataclass(frozen=True)
@@ -180,12 +153,12 @@ def apps(dify_server: DifyTestServer) -> Apps:
     multi = server.create_workflow_app(
         "Analyse",
         handler=analyse,
-        user_input_form=[{"text-input": {"label": "Text", "variable": "text", "required": True}}],
+        user_input_form=TEXT_FORM,
     )
     failing = server.create_workflow_app(
         "Broken",
         handler=explode,
-        user_input_form=[{"text-input": {"label": "Text", "variable": "text", "required": True}}],
+        user_input_form=TEXT_FORM,
     )
     return Apps(
         server=server,
