@@ -161,6 +161,10 @@ class _StreamCore:
         """
         if self._stop_sent or self.result.finished or self._op.stop_kind is None:
             return None
+        if self.result.error is not None or (
+            self._deferred is not None and self._deferred[1] is not None
+        ):
+            return None  # an ``error`` event ended the server task: nothing to stop
         task_id = self.result.task_id
         for event in self._queue:
             if isinstance(event, _TERMINAL):

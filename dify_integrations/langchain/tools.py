@@ -162,6 +162,10 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         name: str | None,
         description: str | None,
     ) -> DifyWorkflowTool:
+        if info.mode and info.mode != "workflow":
+            raise ValueError(
+                f"DifyWorkflowTool needs a workflow app; {info.name!r} is a {info.mode!r} app"
+            )
         fields = parse_user_input_form(parameters.user_input_form)
         app_name = info.name or ""
         tool.name = name or tool_name(app_name)
@@ -171,7 +175,7 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
             or f"Run the Dify workflow {app_name!r}.".replace(" ''", "")
         )
         model_name = "".join(p.capitalize() for p in tool.name.split("_")) + "Inputs"
-        tool.args_schema = fields_to_model(fields, model_name or "DifyInputs")
+        tool.args_schema = fields_to_model(fields, model_name)
         tool.input_fields = fields
         return tool
 

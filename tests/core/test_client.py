@@ -393,7 +393,11 @@ def test_error_event_mid_stream_raises_stream_error(apps: Any, make_runner: Any)
         make_runner(apps.chat_key, user="kim").stream("stream_chat_message", "return window?")
     err = info.value
     assert (err.code, err.status, err.message) == ("completion_request_error", 400, "upstream down")
-    assert len(err.events) == 2  # type: ignore[attr-defined]
+    events = err.events  # type: ignore[attr-defined]
+    assert len(events) == 2
+    # the error event ended the server task: closing the stream sends no stop for it
+    time.sleep(0.2)
+    assert apps.server.stop_calls(events[0].task_id) == 0
 
 
 def test_blocking_send_raises_stream_error_not_partial_answer(apps: Any, make_runner: Any) -> None:

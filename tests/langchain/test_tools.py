@@ -186,3 +186,8 @@ async def test_cancelling_the_call_stops_the_run(slow_apps: Any) -> None:
         await asyncio.sleep(0.01)
     assert len(stops) == 1
     assert stops[0].user == "canceller"
+
+
+def test_from_app_refuses_an_app_that_is_not_a_workflow(apps: Any) -> None:
+    with pytest.raises(ValueError, match="needs a workflow app"):
+        DifyWorkflowTool.from_app(api_key=apps.chat_key, base_url=apps.base_url)
