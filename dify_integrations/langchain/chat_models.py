@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, Huma
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from dify_integrations.core import operations as ops
 from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
 from dify_integrations.langchain._base import DifyModelBase
 from dify_integrations.langchain._convert import (
@@ -179,7 +180,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
         last_human = next(
             (m for m in reversed(messages) if isinstance(m, HumanMessage)), messages[-1]
         )
-        return _ChatCall(
+        call = _ChatCall(
             query=query,
             inputs=inputs,
             conversation_id=plan.conversation_id,
@@ -188,6 +189,11 @@ class ChatDify(DifyModelBase, BaseChatModel):
             turns=turns,
             stop=stop if stop is not None else self.stop,
         )
+        if call.files:
+            # Files are uploaded before the message is sent: vet the message first (the
+            # pure request builder raises ValueError), so bad input sends no request at all.
+            ops.chat_message(call.query, **self._stream_kwargs(call, []))
+        return call
 
     @staticmethod
     def _text_chunk(text: str) -> ChatGenerationChunk:

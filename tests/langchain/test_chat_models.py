@@ -312,6 +312,21 @@ async def test_image_block_is_uploaded_and_attached(apps: Any, mode: str) -> Non
     assert "Files: image, image." in reply.content
 
 
+async def test_bad_input_with_a_file_sends_no_request(apps: Any, mode: str) -> None:
+    """A message with files is vetted before the upload: bad input sends nothing at all."""
+    model = ChatDify(api_key=apps.chat_key, base_url=apps.base_url, user="uploader")
+    start = len(apps.server.request_log)
+    message = HumanMessage(
+        content=[
+            {"type": "text", "text": "what is in this picture?"},
+            {"type": "image", "base64": base64.b64encode(PNG).decode(), "mime_type": "image/png"},
+        ]
+    )
+    with pytest.raises(ValueError, match="conversation_id"):
+        await call(model, [message], mode, conversation_id="not-a-uuid")
+    assert apps.server.request_log[start:] == []
+
+
 async def test_wrong_key_raises_authentication_error(apps: Any, mode: str) -> None:
     model = ChatDify(api_key="app-not-a-real-key", base_url=apps.base_url)
     with pytest.raises(AuthenticationError) as info:
