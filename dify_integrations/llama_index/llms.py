@@ -61,6 +61,13 @@ class _Request:
     turns: list[Turn] | None = None
 
 
+def _vetted(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
+    """``messages``, checked before any request (the app mode lookup included)."""
+    if not any(str(m.content or "").strip() for m in messages):
+        raise ValueError("the messages must hold some text (the last user message is the query)")
+    return messages
+
+
 class DifyLLM(LLM):
     """A Dify app as a LlamaIndex ``LLM``: chat, agent-chat, chatflow or completion.
 
@@ -329,6 +336,14 @@ class DifyLLM(LLM):
             turns=turns,
         )
 
+    def _vetted_prompt(self, prompt: str, formatted: bool) -> str:
+        """The prompt to send, checked before any request (the app mode lookup included)."""
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        if not prompt.strip():
+            raise ValueError("the prompt must not be empty")
+        return prompt
+
     def _complete_request(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any], mode: str
     ) -> _Request:
@@ -399,14 +414,14 @@ class DifyLLM(LLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Send the last user message (history by the conversation rule); wait for the answer."""
-        request = self._chat_request(messages, kwargs, self._mode_sync())
+        request = self._chat_request(_vetted(messages), kwargs, self._mode_sync())
         result, text = fold(self._open_sync(request), partial(self._finish, request))
         return to_chat_response(result, text=text)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         """Like :meth:`chat`, yielding a response per streamed delta."""
-        request = self._chat_request(messages, kwargs, self._mode_sync())
+        request = self._chat_request(_vetted(messages), kwargs, self._mode_sync())
 
         def gen() -> ChatResponseGen:
             for result, text, delta in self._steps_sync(request):
@@ -417,7 +432,9 @@ class DifyLLM(LLM):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Send one prompt (a new conversation on chat apps); wait for the answer."""
-        request = self._complete_request(prompt, formatted, kwargs, self._mode_sync())
+        request = self._complete_request(
+            self._vetted_prompt(prompt, formatted), True, kwargs, self._mode_sync()
+        )
         result, text = fold(self._open_sync(request), partial(self._finish, request))
         return to_completion_response(result, text=text)
 
@@ -426,7 +443,9 @@ class DifyLLM(LLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         """Like :meth:`complete`, yielding a response per streamed delta."""
-        request = self._complete_request(prompt, formatted, kwargs, self._mode_sync())
+        request = self._complete_request(
+            self._vetted_prompt(prompt, formatted), True, kwargs, self._mode_sync()
+        )
 
         def gen() -> CompletionResponseGen:
             for result, text, delta in self._steps_sync(request):
@@ -437,7 +456,7 @@ class DifyLLM(LLM):
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Async :meth:`chat` on the native async client."""
-        request = self._chat_request(messages, kwargs, await self._mode_async())
+        request = self._chat_request(_vetted(messages), kwargs, await self._mode_async())
         result, text = await afold(await self._open_async(request), partial(self._finish, request))
         return to_chat_response(result, text=text)
 
@@ -446,7 +465,7 @@ class DifyLLM(LLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         """Async :meth:`stream_chat` on the native async client."""
-        request = self._chat_request(messages, kwargs, await self._mode_async())
+        request = self._chat_request(_vetted(messages), kwargs, await self._mode_async())
 
         async def gen() -> ChatResponseAsyncGen:
             async for result, text, delta in self._steps_async(request):
@@ -459,7 +478,9 @@ class DifyLLM(LLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         """Async :meth:`complete` on the native async client."""
-        request = self._complete_request(prompt, formatted, kwargs, await self._mode_async())
+        request = self._complete_request(
+            self._vetted_prompt(prompt, formatted), True, kwargs, await self._mode_async()
+        )
         result, text = await afold(await self._open_async(request), partial(self._finish, request))
         return to_completion_response(result, text=text)
 
@@ -468,7 +489,9 @@ class DifyLLM(LLM):
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         """Async :meth:`stream_complete` on the native async client."""
-        request = self._complete_request(prompt, formatted, kwargs, await self._mode_async())
+        request = self._complete_request(
+            self._vetted_prompt(prompt, formatted), True, kwargs, await self._mode_async()
+        )
 
         async def gen() -> CompletionResponseAsyncGen:
             async for result, text, delta in self._steps_async(request):

@@ -325,6 +325,23 @@ def test_bad_input_fails_before_any_request(apps: Apps) -> None:
     assert len(apps.server.request_log) == before
 
 
+async def test_bad_input_fails_before_the_app_mode_lookup(apps: Apps) -> None:
+    """Without ``app_mode=`` the mode comes from ``/info``: bad input must not cost that call."""
+    before = len(apps.server.request_log)
+    for call in (
+        lambda llm: llm.complete("   "),
+        lambda llm: llm.chat([]),
+        lambda llm: llm.chat([ChatMessage(role="user", content=" ")]),
+    ):
+        with pytest.raises(ValueError, match=r"empty|text"):
+            call(DifyLLM(api_key=apps.echo_key, base_url=apps.base_url))
+    with pytest.raises(ValueError, match="empty"):
+        await DifyLLM(api_key=apps.echo_key, base_url=apps.base_url).acomplete("")
+    with pytest.raises(ValueError, match="text"):
+        await DifyLLM(api_key=apps.echo_key, base_url=apps.base_url).achat([])
+    assert len(apps.server.request_log) == before
+
+
 def test_workflow_app_is_refused(apps: Apps) -> None:
     llm = DifyLLM(api_key=apps.workflow_key, base_url=apps.base_url)
     with pytest.raises(ValueError, match="DifyWorkflowTool"):
