@@ -640,6 +640,45 @@ def list_datasets(*, page: int = 1, limit: int = 20, keyword: str | None = None)
     )
 
 
+def retrieval_model(
+    *,
+    top_k: int,
+    search_method: str | None = None,
+    score_threshold: float | None = None,
+    reranking_enable: bool = False,
+    reranking_mode: str | None = None,
+    reranking_model: Mapping[str, Any] | None = None,
+    weights: Mapping[str, Any] | None = None,
+    metadata_filtering_conditions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``retrieval_model`` of ``POST /datasets/{id}/retrieve``, shared by the retrievers.
+
+    Every key current Dify requires is set, in the order of Dify's own requests; options
+    left unset go as ``null`` (``search_method`` defaults to ``semantic_search``).
+
+    Raises:
+        ValueError: If ``top_k`` is not a positive integer or ``search_method`` is unknown.
+    """
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    method = search_method or "semantic_search"
+    if method not in SEARCH_METHODS:
+        raise ValueError(f"search_method must be one of {SEARCH_METHODS}, got {method!r}")
+    model: dict[str, Any] = {
+        "search_method": method,
+        "reranking_enable": reranking_enable,
+        "reranking_mode": reranking_mode,
+        "reranking_model": dict(reranking_model) if reranking_model else None,
+        "weights": dict(weights) if weights else None,
+        "top_k": top_k,
+        "score_threshold_enabled": score_threshold is not None,
+        "score_threshold": score_threshold,
+    }
+    if metadata_filtering_conditions is not None:
+        model["metadata_filtering_conditions"] = dict(metadata_filtering_conditions)
+    return model
+
+
 def retrieve(
     dataset_id: str,
     query: str,

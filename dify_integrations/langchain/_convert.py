@@ -27,6 +27,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 
 from dify_integrations.core.conversation import Turn
+from dify_integrations.core.operations import retrieval_model
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -368,29 +369,19 @@ def build_retrieval_model(
     weights: Mapping[str, Any] | None,
     metadata_filter: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The ``retrieval_model`` body of ``POST /datasets/{id}/retrieve``.
-
-    Current Dify requires ``search_method``, ``reranking_enable``, ``top_k`` and
-    ``score_threshold_enabled`` whenever a retrieval model is sent, so all four are set.
-    """
+    """The ``retrieval_model`` body for the retriever's settings (``k`` is Dify's ``top_k``)."""
     if k < 1:
         raise ValueError("k must be at least 1")
-    model: dict[str, Any] = {
-        "search_method": search_method or "semantic_search",
-        "reranking_enable": reranking_enable,
-        "top_k": k,
-        "score_threshold_enabled": score_threshold is not None,
-        "score_threshold": score_threshold,
-    }
-    if reranking_mode is not None:
-        model["reranking_mode"] = reranking_mode
-    if reranking_model is not None:
-        model["reranking_model"] = dict(reranking_model)
-    if weights is not None:
-        model["weights"] = dict(weights)
-    if metadata_filter is not None:
-        model["metadata_filtering_conditions"] = dict(metadata_filter)
-    return model
+    return retrieval_model(
+        top_k=k,
+        search_method=search_method,
+        score_threshold=score_threshold,
+        reranking_enable=reranking_enable,
+        reranking_mode=reranking_mode,
+        reranking_model=reranking_model,
+        weights=weights,
+        metadata_filtering_conditions=metadata_filter,
+    )
 
 
 def _score(value: Any) -> float | None:

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
+from dify_integrations.core.operations import retrieval_model
 
 __all__ = [
     "ImageUpload",
@@ -450,23 +451,19 @@ def build_retrieval_model(
     weights: Mapping[str, Any] | None,
     metadata_filters: MetadataFilters | Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The ``retrieval_model`` body of ``POST /datasets/{id}/retrieve``."""
+    """The ``retrieval_model`` body for the retriever's settings (filters converted)."""
     if top_k < 1:
         raise ValueError("similarity_top_k must be at least 1")
-    model: dict[str, Any] = {
-        "search_method": search_method,
-        "reranking_enable": reranking_enable,
-        "reranking_mode": reranking_mode,
-        "reranking_model": dict(reranking_model) if reranking_model else None,
-        "weights": dict(weights) if weights else None,
-        "top_k": top_k,
-        "score_threshold_enabled": score_threshold is not None,
-        "score_threshold": score_threshold,
-    }
-    conditions = metadata_filters_to_dify(metadata_filters)
-    if conditions is not None:
-        model["metadata_filtering_conditions"] = conditions
-    return model
+    return retrieval_model(
+        top_k=top_k,
+        search_method=search_method,
+        score_threshold=score_threshold,
+        reranking_enable=reranking_enable,
+        reranking_mode=reranking_mode,
+        reranking_model=reranking_model,
+        weights=weights,
+        metadata_filtering_conditions=metadata_filters_to_dify(metadata_filters),
+    )
 
 
 # --------------------------------------------------------------------------- workflow tool

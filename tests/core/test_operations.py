@@ -198,3 +198,28 @@ def test_bad_input_fails_before_any_request(call: object, exc: type[Exception], 
 def test_unreadable_directory_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
         ops.upload_file(tmp_path)
+
+
+def test_retrieval_model_matches_the_request_fixture() -> None:
+    """The one builder both retrievers use gives Dify's own request shape."""
+    fixture = json.loads(
+        (Path(__file__).resolve().parent.parent / "fixtures/dify/retrieve_request.json").read_text()
+    )["retrieval_model"]
+    built = ops.retrieval_model(
+        top_k=fixture["top_k"],
+        search_method=fixture["search_method"],
+        score_threshold=fixture["score_threshold"],
+        reranking_enable=fixture["reranking_enable"],
+        reranking_mode=fixture["reranking_mode"],
+        reranking_model=fixture["reranking_model"],
+        metadata_filtering_conditions=fixture["metadata_filtering_conditions"],
+    )
+    assert built == fixture
+    assert list(built) == list(fixture)
+    plain = ops.retrieval_model(top_k=2)
+    assert plain["search_method"] == "semantic_search"
+    assert plain["score_threshold_enabled"] is False
+    assert "metadata_filtering_conditions" not in plain
+    for bad in ({"top_k": 0}, {"top_k": True}, {"top_k": 2, "search_method": "magic"}):
+        with pytest.raises(ValueError, match=r"top_k|search_method"):
+            ops.retrieval_model(**bad)

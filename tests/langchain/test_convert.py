@@ -195,9 +195,12 @@ def test_build_retrieval_model() -> None:
         weights=None,
         metadata_filter={"logical_operator": "and", "conditions": []},
     )
-    assert model == {
+    assert model == {  # every key Dify sends, unset options null (core.operations)
         "search_method": "semantic_search",
         "reranking_enable": False,
+        "reranking_mode": None,
+        "reranking_model": None,
+        "weights": None,
         "top_k": 3,
         "score_threshold_enabled": True,
         "score_threshold": 0.5,
