@@ -209,18 +209,36 @@ class DifyClient(BaseClient):
             part = op.multipart
             files = {"file": (part.filename, part.content, part.mime_type)}
             data = part.fields
+        timeout = self._stream_timeout if op.stream else self._blocking_timeout
         try:
-            response = self._session.request(
-                op.method,
-                url,
-                params=op.params,
-                data=data,
-                files=files,
-                headers=headers,
-                timeout=self._stream_timeout if op.stream else self._blocking_timeout,
-                allow_redirects=False,
-                stream=op.stream,
-            )
+            if self._owns_session:
+                # Our own session holds no auth, cookies or hooks to merge and its
+                # environment settings were settled at construction: prepare the request
+                # directly and skip Session.request's per-call merging (~60 µs a call).
+                prepared = requests.PreparedRequest()
+                prepared.prepare(
+                    method=op.method,
+                    url=url,
+                    headers={**self._session.headers, **headers},
+                    files=files,
+                    data=data,
+                    params=op.params,
+                )
+                response = self._session.send(
+                    prepared, timeout=timeout, allow_redirects=False, stream=op.stream
+                )
+            else:
+                response = self._session.request(
+                    op.method,
+                    url,
+                    params=op.params,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    stream=op.stream,
+                )
         except Exception as exc:
             raise_mapped(exc, map_transport_error(exc))
         status = response.status_code
