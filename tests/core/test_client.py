@@ -614,3 +614,34 @@ def test_clients_refuse_pickling_and_copies_share_them() -> None:
     with pytest.raises(TypeError, match="AsyncDifyClient cannot be pickled"):
         pickle.dumps(aclient)
     assert copy.deepcopy({"c": aclient})["c"] is aclient
+
+
+def test_own_and_given_sessions_send_the_right_headers(
+    apps: Any, dify_server: DifyTestServer
+) -> None:
+    """The fast path of an owned session and ``Session.request`` of a given one agree."""
+    import requests
+
+    own = DifyClient(apps.chat_key, base_url=dify_server.base_url, user="hal")
+    given_session = requests.Session()
+    given_session.headers["X-Trace-Id"] = "trace-from-session"
+    given = DifyClient(
+        apps.chat_key, base_url=dify_server.base_url, user="hal", session=given_session
+    )
+    for client in (own, given):
+        since = len(dify_server.request_log)
+        assert client.send_chat_message("return window?").answer
+        assert client.get_info().name == "Support"
+        logged = dify_server.request_log[since:]
+        assert [r.route for r in logged] == ["/chat-messages", "/info"]
+        headers = {k.lower(): v for k, v in logged[0].headers.items()}
+        assert headers["user-agent"].startswith("dify-integrations/")
+        assert headers["content-type"] == "application/json"
+        assert "authorization" not in headers  # the server's log never keeps it
+        assert logged[0].body["query"] == "return window?"
+    assert {k.lower(): v for k, v in logged[1].headers.items()}["x-trace-id"] == (
+        "trace-from-session"
+    )
+    own.close()
+    given.close()
+    given_session.close()
