@@ -212,9 +212,11 @@ class DifyClient(BaseClient):
         timeout = self._stream_timeout if op.stream else self._blocking_timeout
         try:
             if self._owns_session:
-                # Our own session holds no auth, cookies or hooks to merge and its
-                # environment settings were settled at construction: prepare the request
-                # directly and skip Session.request's per-call merging (~60 µs a call).
+                # Our own session holds no auth or hooks to merge and its environment
+                # settings were settled at construction: prepare the request directly and
+                # skip Session.request's per-call merging (~60 µs a call). Cookies a
+                # gateway set (e.g. load-balancer stickiness) are still sent back.
+                jar = self._session.cookies
                 prepared = requests.PreparedRequest()
                 prepared.prepare(
                     method=op.method,
@@ -223,6 +225,7 @@ class DifyClient(BaseClient):
                     files=files,
                     data=data,
                     params=op.params,
+                    cookies=jar if len(jar) else None,
                 )
                 response = self._session.send(
                     prepared, timeout=timeout, allow_redirects=False, stream=op.stream

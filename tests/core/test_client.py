@@ -645,3 +645,42 @@ def test_own_and_given_sessions_send_the_right_headers(
     own.close()
     given.close()
     given_session.close()
+
+
+def test_owned_session_sends_back_cookies_a_gateway_set() -> None:
+    """A load balancer's stickiness cookie must come back on the next call.
+
+    (The local Dify server's request log drops Cookie headers, so a tiny stand-in gateway
+    on loopback records them instead.)
+    """
+    import http.server
+    import threading
+
+    seen: list[str | None] = []
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Cookie"))
+            body = b'{"name": "Support", "mode": "chat"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Set-Cookie", "AWSALB=sticky-1; Path=/")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with DifyClient("app-gateway-test", base_url=base_url) as client:
+            assert client.get_info().name == "Support"
+            assert client.get_info().name == "Support"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [None, "AWSALB=sticky-1"]
