@@ -44,8 +44,8 @@ from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, i
 
 __all__ = ["DifyLLM"]
 
-AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion"]
-_CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion"]
+_CHAT_MODES = ("chat", "agent-chat", "agent", "advanced-chat")
 
 
 @dataclass
@@ -513,7 +513,7 @@ class DifyLLM(LLM):
 def _check_chat_mode(mode: str) -> None:
     if mode not in _CHAT_MODES:
         raise ValueError(
-            f"DifyLLM works with chat, agent-chat, advanced-chat and completion apps; this app "
+            f"DifyLLM works with chat, agent-chat, agent, advanced-chat and completion apps; this app "
             f"is a {mode!r} app (use DifyWorkflowTool for workflow apps)"
         )
 
