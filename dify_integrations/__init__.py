@@ -6,17 +6,20 @@ The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient
 Dify-compatible server in ``dify_integrations.testing``.
 """
 
-from .core._base import VERSION as _VERSION
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Timeout
 from .core.errors import (
+    AgentNotPublishedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AppAccessDeniedError,
     AuthenticationError,
     BadRequestError,
+    ConversationCompletedError,
     DifyError,
+    HumanInputFormClosedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -26,6 +29,7 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
 """The installed package version."""
@@ -34,11 +38,15 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AsyncDifyClient",
     "AuthenticationError",
     "BadRequestError",
+    "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "HumanInputFormClosedError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
