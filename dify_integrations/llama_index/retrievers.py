@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_DATASET_API_KEY, TimeoutLike
+from dify_integrations.core.pickling import PicklesWithoutKey
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     as_dict,
@@ -34,7 +35,7 @@ def _nodes(response: Any, dataset_id: str) -> list[NodeWithScore]:
     return [record_to_node(r, dataset_id) for r in as_dict(response).get("records") or []]
 
 
-class DifyRetriever(BaseRetriever):
+class DifyRetriever(PicklesWithoutKey, BaseRetriever):
     """One or more Dify knowledge bases as a LlamaIndex retriever.
 
     Calls ``POST /datasets/{id}/retrieve`` (Dify's hit testing) with a retrieval model built
@@ -124,6 +125,11 @@ class DifyRetriever(BaseRetriever):
             env_key=ENV_DATASET_API_KEY,
         )
         super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    _key_envs = ("DIFY_DATASET_API_KEY", "DIFY_API_KEY")
+
+    def _rebuild_clients(self, **settings: Any) -> None:
+        self._clients = ClientPair(env_key=ENV_DATASET_API_KEY, **settings)
 
     def __repr__(self) -> str:
         return (
