@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import math
@@ -207,6 +208,8 @@ class _Service:
 
 
 SERVICE = web.AppKey("knowledge_api_service", _Service)
+#: What the access log reports of the current request (set by the middleware).
+_TRACE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("knowledge_api_trace")
 
 
 async def _read_json(request: web.Request, limit: int) -> Any:
@@ -232,7 +235,8 @@ async def retrieval(request: web.Request) -> web.Response:
         raise _error(AUTH_FAILED)
     body = await _read_json(request, service.settings.max_body_bytes)
     query = parse_request(body, service.settings)
-    request["knowledge_id"] = query.knowledge_id
+    trace = _TRACE.get()
+    trace["knowledge_id"] = query.knowledge_id
     if query.knowledge_id not in service.sources or not service.keys.covers(query.knowledge_id):
         raise _error(NOT_FOUND)
     if not service.keys.allows(token, query.knowledge_id):
@@ -245,11 +249,11 @@ async def retrieval(request: web.Request) -> web.Response:
     except Exception:
         logger.exception(
             "retrieval failed (request %s, knowledge id %r)",
-            request.get("request_id"),
+            trace["request_id"],
             query.knowledge_id,
         )
-        raise _error(FAILED, f"Request id: {request.get('request_id')}.") from None
-    request["records"] = len(records)
+        raise _error(FAILED, f"Request id: {trace['request_id']}.") from None
+    trace["records"] = len(records)
     return web.json_response({"records": [r.to_json() for r in records]})
 
 
@@ -264,7 +268,8 @@ async def _errors_and_access_log(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Error bodies in Dify's shape, and one structured access-log line per request."""
-    request["request_id"] = uuid.uuid4().hex
+    trace: dict[str, Any] = {"request_id": uuid.uuid4().hex}
+    _TRACE.set(trace)
     started = time.perf_counter()
     code: int | None = None
     try:
@@ -278,16 +283,16 @@ async def _errors_and_access_log(
     except web.HTTPException as exc:  # 404 / 405 of the router
         code = exc.status
         response = web.json_response(_body(exc.status, exc.reason), status=exc.status)
-    response.headers["X-Request-Id"] = request["request_id"]
+    response.headers["X-Request-Id"] = trace["request_id"]
     if access_logger.isEnabledFor(logging.INFO):
         entry = {
-            "request_id": request["request_id"],
+            "request_id": trace["request_id"],
             "remote": request.remote,
             "method": request.method,
             "path": request.path,
             "status": response.status,
-            "knowledge_id": request.get("knowledge_id"),
-            "records": request.get("records"),
+            "knowledge_id": trace.get("knowledge_id"),
+            "records": trace.get("records"),
             "error_code": code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
