@@ -6,7 +6,6 @@ The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient
 Dify-compatible server in ``dify_integrations.testing``.
 """
 
-from .core._base import VERSION as _VERSION
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Timeout
@@ -26,6 +25,7 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
 """The installed package version."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "APIConnectionError",
@@ -360,3 +360,13 @@ def error_from_event(data: Mapping[str, Any], *, secret: str | None = None) -> S
         code=redact(str(data["code"]), secret) if data.get("code") is not None else None,
         status=status if isinstance(status, int) else None,
     )
+
+
+def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
+    """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
+
+    Call it from an ``except`` block: the mapped error is chained to ``exc``.
+    """
+    if mapped is None:
+        raise exc
+    raise mapped from exc

@@ -13,9 +13,63 @@ from typing import Any
 
 from dify_integrations.core.accumulate import StreamResult
 from dify_integrations.core.events import StreamEvent
-from dify_integrations.langchain._convert import StopSequenceCutter, cut_at_stop, dump_model
+from dify_integrations.langchain._convert import dump_model
 
-__all__ = ["AnswerFolder"]
+__all__ = ["AnswerFolder", "StopSequenceCutter", "cut_at_stop"]
+
+
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, bool]:
+    """Cut ``text`` at the first occurrence of any stop sequence.
+
+    Returns:
+        The text before the stop sequence, and whether one was found.
+    """
+    positions = [text.find(s) for s in stop or () if s and s in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True
+
+
+class StopSequenceCutter:
+    """Applies stop sequences to a stream of text deltas.
+
+    Text that might be the start of a stop sequence is held back until the next delta
+    shows whether it is; once a stop sequence is seen nothing more is let through.
+
+    Args:
+        stop: The stop sequences (empty strings are ignored).
+    """
+
+    def __init__(self, stop: Sequence[str] | None) -> None:
+        self._stop = [s for s in stop or () if s]
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        """Take a delta; return the text that can be emitted now."""
+        if self.stopped:
+            return ""
+        if not self._stop:
+            return delta
+        text = self._pending + delta
+        cut, found = cut_at_stop(text, self._stop)
+        if found:
+            self.stopped = True
+            self._pending = ""
+            return cut
+        hold = 0
+        for s in self._stop:
+            for size in range(min(len(s) - 1, len(text)), hold, -1):
+                if text.endswith(s[:size]):
+                    hold = size
+                    break
+        self._pending = text[len(text) - hold :] if hold else ""
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        """The held-back text, at the end of the stream."""
+        pending, self._pending = self._pending, ""
+        return "" if self.stopped else pending
 
 
 class AnswerFolder:

@@ -95,6 +95,17 @@ def _text_of(message: ChatMessage) -> str:
     return "".join(b.text for b in message.blocks if isinstance(b, TextBlock))
 
 
+def _conversation_of(message: ChatMessage) -> str | None:
+    """The Dify conversation an assistant message names (``additional_kwargs`` or ``raw``)."""
+    extra = message.additional_kwargs
+    for source in (extra, extra.get("raw")):
+        if isinstance(source, Mapping):
+            value = source.get("conversation_id")
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
 def messages_to_turns(messages: Sequence[ChatMessage]) -> list[Turn]:
     """Reduce LlamaIndex chat messages to the :class:`Turn` list of the multi-turn rule.
 
@@ -109,12 +120,7 @@ def messages_to_turns(messages: Sequence[ChatMessage]) -> list[Turn]:
         if message.role in _SYSTEM_ROLES:
             turns.append(Turn("system", text))
         elif message.role in _ASSISTANT_ROLES:
-            conversation_id = message.additional_kwargs.get("conversation_id")
-            turns.append(
-                Turn(
-                    "assistant", text, conversation_id if isinstance(conversation_id, str) else None
-                )
-            )
+            turns.append(Turn("assistant", text, _conversation_of(message)))
         else:
             turns.append(Turn("user", text))
     return turns
