@@ -44,7 +44,10 @@ class ServiceSettings:
         default_top_k: ``top_k`` when Dify sends ``null`` (its hit testing can).
         max_top_k: Largest ``top_k`` accepted (400 above it).
         overfetch: When the service must filter results itself, it asks the retriever for
-            ``top_k * overfetch`` candidates so that ``top_k`` survive the filter.
+            ``top_k * overfetch`` candidates; if fewer than ``top_k`` pass the filter and the
+            retriever returned all it was asked for, it asks again for ``overfetch`` times
+            more, up to ``max_fetch``.
+        max_fetch: Most candidates asked of a retriever for one request.
         path_prefix: Mount point, e.g. ``"/dify"`` serves ``/dify/retrieval`` (the API
             Endpoint in Dify is then ``http://host:port/dify``).
     """
@@ -56,14 +59,17 @@ class ServiceSettings:
     default_top_k: int = 4
     max_top_k: int = 1000
     overfetch: int = 4
+    max_fetch: int = 1000
     path_prefix: str = ""
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_concurrency", "threads", "default_top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.overfetch < 1 or self.max_top_k < self.default_top_k:
-            raise ValueError("overfetch must be >= 1 and max_top_k >= default_top_k")
+        if self.overfetch < 2 or self.max_top_k < self.default_top_k:
+            raise ValueError("overfetch must be >= 2 and max_top_k >= default_top_k")
+        if self.max_fetch < self.max_top_k:
+            raise ValueError("max_fetch must be >= max_top_k")
         if not (self.request_timeout > 0 and math.isfinite(self.request_timeout)):
             raise ValueError("request_timeout must be a positive number of seconds")
         prefix = self.path_prefix
@@ -190,13 +196,20 @@ class _Service:
     async def retrieve(self, query: Query) -> list[Record]:
         source = self.sources[query.knowledge_id]
         condition = query.condition
-        local_filter = condition is not None and bool(condition.conditions)
-        fetch_k = query.top_k * (
-            self.settings.overfetch if local_filter and not source.filters_itself else 1
-        )
+        local = condition is not None and bool(condition.conditions) and not source.filters_itself
+        settings = self.settings
+        fetch_k = query.top_k * (settings.overfetch if local else 1)
         assert self.slots is not None
         async with self.slots:
-            records = await source.search(query, fetch_k, self.run_sync)
+            while True:
+                records = await source.search(query, fetch_k, self.run_sync)
+                if not local or len(records) < fetch_k or fetch_k >= settings.max_fetch:
+                    break
+                assert condition is not None
+                if sum(1 for r in records if condition.matches(r.metadata)) >= query.top_k:
+                    break
+                # Too few candidates survived the filter and there may be more: ask again.
+                fetch_k = min(fetch_k * settings.overfetch, settings.max_fetch)
         if any(r.score is None for r in records) and query.knowledge_id not in self.warned_unscored:
             self.warned_unscored.add(query.knowledge_id)
             logger.warning(

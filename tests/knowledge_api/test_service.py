@@ -409,3 +409,39 @@ async def test_metadata_that_json_cannot_hold(start_service: StartService) -> No
     assert record["metadata"]["nan"] is None
     assert record["metadata"]["set"] == [1]
     assert isinstance(record["metadata"]["obj"], str)
+
+
+async def test_service_side_filter_asks_for_more_until_top_k_match(
+    start_service: StartService,
+) -> None:
+    asked: list[int] = []
+    corpus = [
+        {
+            "content": f"doc {i}",
+            "score": 1 - i / 200,
+            "metadata": {"lang": "de" if i >= 60 else "en"},
+        }
+        for i in range(100)
+    ]
+
+    def retriever(query: str, top_k: int) -> list[dict[str, Any]]:
+        asked.append(top_k)
+        return corpus[:top_k]
+
+    service = await start_service(create_app({"kb": retriever}, api_key=KEY))
+    condition = {"conditions": [{"name": "lang", "comparison_operator": "is", "value": "de"}]}
+    records = await service.retrieve("q", top_k=3, metadata_condition=condition)
+    assert [r["content"] for r in records] == ["doc 60", "doc 61", "doc 62"]
+    assert asked == [12, 48, 192]  # top_k * 4, then 4x more while too few matched
+    asked.clear()
+    assert (
+        await service.retrieve(
+            "q",
+            top_k=3,
+            metadata_condition={
+                "conditions": [{"name": "lang", "comparison_operator": "is", "value": "fr"}]
+            },
+        )
+        == []
+    )
+    assert asked == [12, 48, 192]  # stops when the retriever has no more (100 < 192)
