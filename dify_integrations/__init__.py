@@ -26,6 +26,8 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.knowledge import IndexingError, IndexingTimeoutError
+from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 
 __version__: str = _VERSION
 """The installed package version."""
@@ -35,10 +37,14 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AuthenticationError",
     "BadRequestError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

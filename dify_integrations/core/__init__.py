@@ -22,6 +22,8 @@ from .errors import (
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .knowledge import IndexingError, IndexingTimeoutError
+from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .sse import SSEDecoder, SSEFrame
 from .stream import AsyncEventStream, EventStream
 
@@ -30,13 +32,17 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AsyncEventStream",
     "AuthenticationError",
     "BadRequestError",
     "ClientConfig",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
     "EventStream",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
