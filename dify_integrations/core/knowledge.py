@@ -13,7 +13,7 @@ import json
 import math
 import mimetypes
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
@@ -73,6 +73,7 @@ DOCUMENT_STATUSES: Final = (
 )
 METADATA_TYPES: Final = ("string", "number", "time")
 MetadataType = Literal["string", "number", "time"]
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- models
@@ -329,8 +330,10 @@ def _document_path(dataset_id: str, document_id: str) -> str:
     return f"{_dataset_path(dataset_id)}/documents/{_uuid(document_id, 'document_id')}"
 
 
-def _op(name: str, method: str, path: str, **kwargs: Any) -> Operation:
-    return Operation(name=name, method=method, path=path, key_kind="dataset", **kwargs)
+def _op(
+    name: str, method: str, path: str, model: type[T] | None = None, **kwargs: Any
+) -> Operation[T]:
+    return Operation(name=name, method=method, path=path, key_kind="dataset", model=model, **kwargs)
 
 
 # --------------------------------------------------------------------------- datasets
@@ -345,7 +348,7 @@ def create_dataset(
     retrieval_model: Mapping[str, Any] | None = None,
     embedding_model: str | None = None,
     embedding_model_provider: str | None = None,
-) -> Operation:
+) -> Operation[Dataset]:
     """``POST /datasets``: create an empty knowledge base (409 when the name is taken).
 
     Args:
@@ -380,12 +383,12 @@ def create_dataset(
     return _op("create_dataset", "POST", "/datasets", json=body, model=Dataset)
 
 
-def get_dataset(dataset_id: str) -> Operation:
+def get_dataset(dataset_id: str) -> Operation[Dataset]:
     """``GET /datasets/{id}``."""
     return _op("get_dataset", "GET", _dataset_path(dataset_id), idempotent=True, model=Dataset)
 
 
-def update_dataset(dataset_id: str, **fields: Any) -> Operation:
+def update_dataset(dataset_id: str, **fields: Any) -> Operation[Dataset]:
     """``PATCH /datasets/{id}`` with the given fields (``name``, ``description``,
     ``indexing_technique``, ``permission``, ``retrieval_model``, ``embedding_model``, ...).
 
@@ -407,7 +410,7 @@ def update_dataset(dataset_id: str, **fields: Any) -> Operation:
     )  # fmt: skip
 
 
-def delete_dataset(dataset_id: str) -> Operation:
+def delete_dataset(dataset_id: str) -> Operation[None]:
     """``DELETE /datasets/{id}`` (204)."""
     return _op("delete_dataset", "DELETE", _dataset_path(dataset_id), empty=True)
 
@@ -427,7 +430,7 @@ def create_document_by_text(
     retrieval_model: Mapping[str, Any] | None = None,
     embedding_model: str | None = None,
     embedding_model_provider: str | None = None,
-) -> Operation:
+) -> Operation[DocumentCreated]:
     """``POST /datasets/{id}/document/create-by-text``.
 
     Args:
@@ -478,7 +481,7 @@ def update_document_by_text(
     doc_language: str | None = None,
     process_rule: Mapping[str, Any] | None = None,
     retrieval_model: Mapping[str, Any] | None = None,
-) -> Operation:
+) -> Operation[DocumentCreated]:
     """``POST /datasets/{id}/documents/{document_id}/update-by-text``.
 
     Raises:
@@ -541,7 +544,7 @@ def create_document_by_file(
     retrieval_model: Mapping[str, Any] | None = None,
     embedding_model: str | None = None,
     embedding_model_provider: str | None = None,
-) -> Operation:
+) -> Operation[DocumentCreated]:
     """``POST /datasets/{id}/document/create-by-file`` (multipart: ``file`` and a JSON
     ``data`` field with the settings of `create_document_by_text` except name and text).
 
@@ -577,7 +580,7 @@ def update_document_by_file(
     doc_form: str | None = None,
     doc_language: str | None = None,
     process_rule: Mapping[str, Any] | None = None,
-) -> Operation:
+) -> Operation[DocumentCreated]:
     """``POST /datasets/{id}/documents/{document_id}/update-by-file``."""
     data = _document_settings(
         indexing_technique=None,
@@ -605,7 +608,7 @@ def list_documents(
     limit: int = 20,
     keyword: str | None = None,
     status: str | None = None,
-) -> Operation:
+) -> Operation[DocumentList]:
     """``GET /datasets/{id}/documents``: one page (``limit`` 1-100)."""
     params: dict[str, Any] = {"page": _page(page), "limit": ops._limit(limit)}
     if keyword:
@@ -618,7 +621,9 @@ def list_documents(
     )  # fmt: skip
 
 
-def get_document(dataset_id: str, document_id: str, *, metadata: str = "all") -> Operation:
+def get_document(
+    dataset_id: str, document_id: str, *, metadata: str = "all"
+) -> Operation[DatasetDocument]:
     """``GET /datasets/{id}/documents/{document_id}`` (``metadata``: all, only, without)."""
     return _op(
         "get_document",
@@ -630,12 +635,12 @@ def get_document(dataset_id: str, document_id: str, *, metadata: str = "all") ->
     )
 
 
-def delete_document(dataset_id: str, document_id: str) -> Operation:
+def delete_document(dataset_id: str, document_id: str) -> Operation[None]:
     """``DELETE /datasets/{id}/documents/{document_id}`` (204)."""
     return _op("delete_document", "DELETE", _document_path(dataset_id, document_id), empty=True)
 
 
-def get_indexing_status(dataset_id: str, batch: str) -> Operation:
+def get_indexing_status(dataset_id: str, batch: str) -> Operation[IndexingStatusList]:
     """``GET /datasets/{id}/documents/{batch}/indexing-status``."""
     return _op(
         "get_indexing_status",
@@ -672,7 +677,7 @@ def list_segments(
     limit: int = 20,
     status: str | None = None,
     keyword: str | None = None,
-) -> Operation:
+) -> Operation[SegmentList]:
     """``GET /datasets/{id}/documents/{document_id}/segments``: one page."""
     params: dict[str, Any] = {"page": _page(page), "limit": ops._limit(limit)}
     if status is not None:
@@ -687,7 +692,7 @@ def list_segments(
 
 def add_segments(
     dataset_id: str, document_id: str, segments: Sequence[Mapping[str, Any]]
-) -> Operation:
+) -> Operation[SegmentList]:
     """``POST /datasets/{id}/documents/{document_id}/segments``.
 
     Args:
@@ -715,7 +720,7 @@ def update_segment(
     answer: str | None = None,
     keywords: Sequence[str] | None = None,
     enabled: bool | None = None,
-) -> Operation:
+) -> Operation[SegmentResult]:
     """``POST /datasets/{id}/documents/{document_id}/segments/{segment_id}``.
 
     Raises:
@@ -740,7 +745,7 @@ def update_segment(
     return _op("update_segment", "POST", path, json={"segment": seg}, model=SegmentResult)
 
 
-def delete_segment(dataset_id: str, document_id: str, segment_id: str) -> Operation:
+def delete_segment(dataset_id: str, document_id: str, segment_id: str) -> Operation[None]:
     """``DELETE /datasets/{id}/documents/{document_id}/segments/{segment_id}`` (204)."""
     path = f"{_document_path(dataset_id, document_id)}/segments/{_uuid(segment_id, 'segment_id')}"
     return _op("delete_segment", "DELETE", path, empty=True)
@@ -767,7 +772,7 @@ def metadata_type(value: Any) -> MetadataType:
     raise TypeError(f"Dify metadata holds strings and numbers, not {type(value).__name__}")
 
 
-def list_metadata_fields(dataset_id: str) -> Operation:
+def list_metadata_fields(dataset_id: str) -> Operation[MetadataFieldList]:
     """``GET /datasets/{id}/metadata``."""
     return _op(
         "list_metadata_fields", "GET", f"{_dataset_path(dataset_id)}/metadata",
@@ -775,7 +780,9 @@ def list_metadata_fields(dataset_id: str) -> Operation:
     )  # fmt: skip
 
 
-def create_metadata_field(dataset_id: str, name: str, type: str = "string") -> Operation:
+def create_metadata_field(
+    dataset_id: str, name: str, type: str = "string"
+) -> Operation[MetadataField]:
     """``POST /datasets/{id}/metadata`` (201): a field ``name`` of ``type`` string, number or
     time."""
     body = {"type": _choice(type, "type", METADATA_TYPES), "name": _text(name, "name")}
@@ -789,7 +796,7 @@ def create_metadata_field(dataset_id: str, name: str, type: str = "string") -> O
 
 def set_document_metadata(
     dataset_id: str, operation_data: Sequence[Mapping[str, Any]]
-) -> Operation:
+) -> Operation[dict[str, Any]]:
     """``POST /datasets/{id}/documents/metadata``: set the metadata of documents.
 
     Args:

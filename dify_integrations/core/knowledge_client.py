@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from pydantic import SecretStr
@@ -41,6 +41,7 @@ from .models import Dataset, DatasetList, RetrieveResponse
 __all__ = ["AsyncDifyKnowledgeClient", "DifyKnowledgeClient", "IndexingWatch"]
 
 DATASET_KEY_ENV = "DIFY_DATASET_API_KEY"
+T = TypeVar("T")
 
 
 @dataclass
@@ -243,7 +244,7 @@ class DifyKnowledgeClient:
     ) -> None:
         self.close()
 
-    def _run(self, op: ops.Operation) -> Any:
+    def _run(self, op: ops.Operation[T]) -> T:
         return self._client._call(op)
 
     # ------------------------------------------------------------------ datasets
@@ -254,18 +255,15 @@ class DifyKnowledgeClient:
         Raises:
             APIStatusError: 409 ``dataset_name_duplicate`` when the name is taken.
         """
-        result: Dataset = self._run(kb.create_dataset(name, **settings))
-        return result
+        return self._run(kb.create_dataset(name, **settings))
 
     def get_dataset(self, dataset_id: str) -> Dataset:
         """One knowledge base."""
-        result: Dataset = self._run(kb.get_dataset(dataset_id))
-        return result
+        return self._run(kb.get_dataset(dataset_id))
 
     def update_dataset(self, dataset_id: str, **fields: Any) -> Dataset:
         """Change a knowledge base's name, description, permission or retrieval settings."""
-        result: Dataset = self._run(kb.update_dataset(dataset_id, **fields))
-        return result
+        return self._run(kb.update_dataset(dataset_id, **fields))
 
     def delete_dataset(self, dataset_id: str) -> None:
         """Delete a knowledge base and its documents."""
@@ -281,21 +279,17 @@ class DifyKnowledgeClient:
         include_all: bool | None = None,
     ) -> DatasetList:
         """One page of knowledge bases."""
-        result: DatasetList = self._run(
+        return self._run(
             ops.list_datasets(
                 page=page, limit=limit, keyword=keyword, tag_ids=tag_ids, include_all=include_all
             )
         )
-        return result
 
     def retrieve(
         self, dataset_id: str, query: str, *, retrieval_model: Mapping[str, Any] | None = None
     ) -> RetrieveResponse:
         """Search a knowledge base."""
-        result: RetrieveResponse = self._run(
-            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
-        )
-        return result
+        return self._run(ops.retrieve(dataset_id, query, retrieval_model=retrieval_model))
 
     # ------------------------------------------------------------------ documents
 
@@ -303,52 +297,40 @@ class DifyKnowledgeClient:
         self, dataset_id: str, name: str, text: str, **settings: Any
     ) -> DocumentCreated:
         """Add a document from text; indexing starts (see `wait_for_indexing`)."""
-        result: DocumentCreated = self._run(
-            kb.create_document_by_text(dataset_id, name, text, **settings)
-        )
+        result = self._run(kb.create_document_by_text(dataset_id, name, text, **settings))
         return _created(result, dataset_id)
 
     def create_document_by_file(
         self, dataset_id: str, file: ops.FileInput, **settings: Any
     ) -> DocumentCreated:
         """Add a document from a file (path, bytes with ``filename=``, or a binary file)."""
-        result: DocumentCreated = self._run(
-            kb.create_document_by_file(dataset_id, file, **settings)
-        )
+        result = self._run(kb.create_document_by_file(dataset_id, file, **settings))
         return _created(result, dataset_id)
 
     def update_document_by_text(
         self, dataset_id: str, document_id: str, **changes: Any
     ) -> DocumentCreated:
         """Replace a document's name and/or text; it is indexed again."""
-        result: DocumentCreated = self._run(
-            kb.update_document_by_text(dataset_id, document_id, **changes)
-        )
+        result = self._run(kb.update_document_by_text(dataset_id, document_id, **changes))
         return _created(result, dataset_id)
 
     def update_document_by_file(
         self, dataset_id: str, document_id: str, file: ops.FileInput, **settings: Any
     ) -> DocumentCreated:
         """Replace a document's content with a file; it is indexed again."""
-        result: DocumentCreated = self._run(
-            kb.update_document_by_file(dataset_id, document_id, file, **settings)
-        )
+        result = self._run(kb.update_document_by_file(dataset_id, document_id, file, **settings))
         return _created(result, dataset_id)
 
     def list_documents(self, dataset_id: str, **query: Any) -> DocumentList:
         """One page of a knowledge base's documents (``page``, ``limit``, ``keyword``,
         ``status``)."""
-        result: DocumentList = self._run(kb.list_documents(dataset_id, **query))
-        return result
+        return self._run(kb.list_documents(dataset_id, **query))
 
     def get_document(self, dataset_id: str, document_id: str, *, metadata: str = "all") -> (
         DatasetDocument
     ):  # fmt: skip
         """One document, with its metadata."""
-        result: DatasetDocument = self._run(
-            kb.get_document(dataset_id, document_id, metadata=metadata)
-        )
-        return result
+        return self._run(kb.get_document(dataset_id, document_id, metadata=metadata))
 
     def delete_document(self, dataset_id: str, document_id: str) -> None:
         """Delete a document (it leaves retrieval)."""
@@ -356,8 +338,7 @@ class DifyKnowledgeClient:
 
     def get_indexing_status(self, dataset_id: str, batch: str) -> IndexingStatusList:
         """The indexing progress of a batch's documents."""
-        result: IndexingStatusList = self._run(kb.get_indexing_status(dataset_id, batch))
-        return result
+        return self._run(kb.get_indexing_status(dataset_id, batch))
 
     def wait_for_indexing(
         self,
@@ -403,24 +384,19 @@ class DifyKnowledgeClient:
 
     def list_segments(self, dataset_id: str, document_id: str, **query: Any) -> SegmentList:
         """One page of a document's segments (``page``, ``limit``, ``status``, ``keyword``)."""
-        result: SegmentList = self._run(kb.list_segments(dataset_id, document_id, **query))
-        return result
+        return self._run(kb.list_segments(dataset_id, document_id, **query))
 
     def add_segments(
         self, dataset_id: str, document_id: str, segments: Sequence[Mapping[str, Any]]
     ) -> SegmentList:
         """Add segments (``{"content", "answer"?, "keywords"?}``) to an indexed document."""
-        result: SegmentList = self._run(kb.add_segments(dataset_id, document_id, segments))
-        return result
+        return self._run(kb.add_segments(dataset_id, document_id, segments))
 
     def update_segment(
         self, dataset_id: str, document_id: str, segment_id: str, **changes: Any
     ) -> SegmentResult:
         """Change a segment's ``content``, ``answer``, ``keywords`` or ``enabled``."""
-        result: SegmentResult = self._run(
-            kb.update_segment(dataset_id, document_id, segment_id, **changes)
-        )
-        return result
+        return self._run(kb.update_segment(dataset_id, document_id, segment_id, **changes))
 
     def delete_segment(self, dataset_id: str, document_id: str, segment_id: str) -> None:
         """Delete a segment."""
@@ -430,15 +406,13 @@ class DifyKnowledgeClient:
 
     def list_metadata_fields(self, dataset_id: str) -> MetadataFieldList:
         """The knowledge base's metadata fields."""
-        result: MetadataFieldList = self._run(kb.list_metadata_fields(dataset_id))
-        return result
+        return self._run(kb.list_metadata_fields(dataset_id))
 
     def create_metadata_field(
         self, dataset_id: str, name: str, type: str = "string"
     ) -> MetadataField:
         """Add a metadata field (``string``, ``number`` or ``time``)."""
-        result: MetadataField = self._run(kb.create_metadata_field(dataset_id, name, type))
-        return result
+        return self._run(kb.create_metadata_field(dataset_id, name, type))
 
     def set_document_metadata(
         self,
@@ -525,23 +499,20 @@ class AsyncDifyKnowledgeClient:
     ) -> None:
         await self.aclose()
 
-    async def _run(self, op: ops.Operation) -> Any:
+    async def _run(self, op: ops.Operation[T]) -> T:
         return await self._client._call(op)
 
     async def create_dataset(self, name: str, **settings: Any) -> Dataset:
         """See `DifyKnowledgeClient.create_dataset`."""
-        result: Dataset = await self._run(kb.create_dataset(name, **settings))
-        return result
+        return await self._run(kb.create_dataset(name, **settings))
 
     async def get_dataset(self, dataset_id: str) -> Dataset:
         """See `DifyKnowledgeClient.get_dataset`."""
-        result: Dataset = await self._run(kb.get_dataset(dataset_id))
-        return result
+        return await self._run(kb.get_dataset(dataset_id))
 
     async def update_dataset(self, dataset_id: str, **fields: Any) -> Dataset:
         """See `DifyKnowledgeClient.update_dataset`."""
-        result: Dataset = await self._run(kb.update_dataset(dataset_id, **fields))
-        return result
+        return await self._run(kb.update_dataset(dataset_id, **fields))
 
     async def delete_dataset(self, dataset_id: str) -> None:
         """See `DifyKnowledgeClient.delete_dataset`."""
@@ -557,71 +528,57 @@ class AsyncDifyKnowledgeClient:
         include_all: bool | None = None,
     ) -> DatasetList:
         """See `DifyKnowledgeClient.list_datasets`."""
-        result: DatasetList = await self._run(
+        return await self._run(
             ops.list_datasets(
                 page=page, limit=limit, keyword=keyword, tag_ids=tag_ids, include_all=include_all
             )
         )
-        return result
 
     async def retrieve(
         self, dataset_id: str, query: str, *, retrieval_model: Mapping[str, Any] | None = None
     ) -> RetrieveResponse:
         """See `DifyKnowledgeClient.retrieve`."""
-        result: RetrieveResponse = await self._run(
-            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
-        )
-        return result
+        return await self._run(ops.retrieve(dataset_id, query, retrieval_model=retrieval_model))
 
     async def create_document_by_text(
         self, dataset_id: str, name: str, text: str, **settings: Any
     ) -> DocumentCreated:
         """See `DifyKnowledgeClient.create_document_by_text`."""
-        result: DocumentCreated = await self._run(
-            kb.create_document_by_text(dataset_id, name, text, **settings)
-        )
+        result = await self._run(kb.create_document_by_text(dataset_id, name, text, **settings))
         return _created(result, dataset_id)
 
     async def create_document_by_file(
         self, dataset_id: str, file: ops.FileInput, **settings: Any
     ) -> DocumentCreated:
         """See `DifyKnowledgeClient.create_document_by_file`."""
-        result: DocumentCreated = await self._run(
-            kb.create_document_by_file(dataset_id, file, **settings)
-        )
+        result = await self._run(kb.create_document_by_file(dataset_id, file, **settings))
         return _created(result, dataset_id)
 
     async def update_document_by_text(
         self, dataset_id: str, document_id: str, **changes: Any
     ) -> DocumentCreated:
         """See `DifyKnowledgeClient.update_document_by_text`."""
-        result: DocumentCreated = await self._run(
-            kb.update_document_by_text(dataset_id, document_id, **changes)
-        )
+        result = await self._run(kb.update_document_by_text(dataset_id, document_id, **changes))
         return _created(result, dataset_id)
 
     async def update_document_by_file(
         self, dataset_id: str, document_id: str, file: ops.FileInput, **settings: Any
     ) -> DocumentCreated:
         """See `DifyKnowledgeClient.update_document_by_file`."""
-        result: DocumentCreated = await self._run(
+        result = await self._run(
             kb.update_document_by_file(dataset_id, document_id, file, **settings)
         )
         return _created(result, dataset_id)
 
     async def list_documents(self, dataset_id: str, **query: Any) -> DocumentList:
         """See `DifyKnowledgeClient.list_documents`."""
-        result: DocumentList = await self._run(kb.list_documents(dataset_id, **query))
-        return result
+        return await self._run(kb.list_documents(dataset_id, **query))
 
     async def get_document(
         self, dataset_id: str, document_id: str, *, metadata: str = "all"
     ) -> DatasetDocument:
         """See `DifyKnowledgeClient.get_document`."""
-        result: DatasetDocument = await self._run(
-            kb.get_document(dataset_id, document_id, metadata=metadata)
-        )
-        return result
+        return await self._run(kb.get_document(dataset_id, document_id, metadata=metadata))
 
     async def delete_document(self, dataset_id: str, document_id: str) -> None:
         """See `DifyKnowledgeClient.delete_document`."""
@@ -629,8 +586,7 @@ class AsyncDifyKnowledgeClient:
 
     async def get_indexing_status(self, dataset_id: str, batch: str) -> IndexingStatusList:
         """See `DifyKnowledgeClient.get_indexing_status`."""
-        result: IndexingStatusList = await self._run(kb.get_indexing_status(dataset_id, batch))
-        return result
+        return await self._run(kb.get_indexing_status(dataset_id, batch))
 
     async def wait_for_indexing(
         self,
@@ -658,24 +614,19 @@ class AsyncDifyKnowledgeClient:
 
     async def list_segments(self, dataset_id: str, document_id: str, **query: Any) -> SegmentList:
         """See `DifyKnowledgeClient.list_segments`."""
-        result: SegmentList = await self._run(kb.list_segments(dataset_id, document_id, **query))
-        return result
+        return await self._run(kb.list_segments(dataset_id, document_id, **query))
 
     async def add_segments(
         self, dataset_id: str, document_id: str, segments: Sequence[Mapping[str, Any]]
     ) -> SegmentList:
         """See `DifyKnowledgeClient.add_segments`."""
-        result: SegmentList = await self._run(kb.add_segments(dataset_id, document_id, segments))
-        return result
+        return await self._run(kb.add_segments(dataset_id, document_id, segments))
 
     async def update_segment(
         self, dataset_id: str, document_id: str, segment_id: str, **changes: Any
     ) -> SegmentResult:
         """See `DifyKnowledgeClient.update_segment`."""
-        result: SegmentResult = await self._run(
-            kb.update_segment(dataset_id, document_id, segment_id, **changes)
-        )
-        return result
+        return await self._run(kb.update_segment(dataset_id, document_id, segment_id, **changes))
 
     async def delete_segment(self, dataset_id: str, document_id: str, segment_id: str) -> None:
         """See `DifyKnowledgeClient.delete_segment`."""
@@ -683,15 +634,13 @@ class AsyncDifyKnowledgeClient:
 
     async def list_metadata_fields(self, dataset_id: str) -> MetadataFieldList:
         """See `DifyKnowledgeClient.list_metadata_fields`."""
-        result: MetadataFieldList = await self._run(kb.list_metadata_fields(dataset_id))
-        return result
+        return await self._run(kb.list_metadata_fields(dataset_id))
 
     async def create_metadata_field(
         self, dataset_id: str, name: str, type: str = "string"
     ) -> MetadataField:
         """See `DifyKnowledgeClient.create_metadata_field`."""
-        result: MetadataField = await self._run(kb.create_metadata_field(dataset_id, name, type))
-        return result
+        return await self._run(kb.create_metadata_field(dataset_id, name, type))
 
     async def set_document_metadata(
         self,

@@ -12,12 +12,13 @@ import json
 import mimetypes
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Generic, Literal, TypeVar, cast
 from urllib.parse import quote
 
+from .accumulate import StreamResult
 from .models import (
     AppInfo,
     AppMeta,
@@ -72,6 +73,9 @@ TRANSFER_METHODS: Final = ("remote_url", "local_file")
 
 FileInput = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
+T = TypeVar("T")
+"""The result type of an `Operation`: what the client method returns."""
+
 
 @dataclass(frozen=True, slots=True)
 class Multipart:
@@ -91,8 +95,8 @@ class Multipart:
 
 
 @dataclass(frozen=True, slots=True)
-class Operation:
-    """A fully validated request, ready for a transport.
+class Operation(Generic[T]):
+    """A fully validated request, ready for a transport; ``T`` is the type of its answer.
 
     Attributes:
         name: Operation name (the client method), for logs.
@@ -109,6 +113,8 @@ class Operation:
         user: The end user the request is made for (stop calls reuse it).
         model: Pydantic model of the JSON answer; ``None`` returns the decoded JSON.
         empty: The success answer has no body (204).
+        fold: For streams, how the folded stream becomes the answer a blocking call
+            gives (``StreamResult.to_chat_response``...).
     """
 
     name: str
@@ -122,10 +128,11 @@ class Operation:
     stream: bool = False
     stop_kind: StopKind | None = None
     user: str | None = None
-    model: type[DifyModel] | None = None
+    model: type[T] | None = None
     empty: bool = False
+    fold: Callable[[StreamResult], T] | None = None
 
-    def parse(self, payload: Any) -> Any:
+    def parse(self, payload: Any) -> T:
         """Turn the decoded JSON answer into the operation's model.
 
         Args:
@@ -135,8 +142,19 @@ class Operation:
             A model instance, the payload itself when there is no model, or ``None``.
         """
         if self.empty or self.model is None:
-            return payload
-        return self.model.model_validate(payload if payload is not None else {})
+            return cast(T, payload)
+        model = cast(type[DifyModel], self.model)
+        return cast(T, model.model_validate(payload if payload is not None else {}))
+
+    def from_stream(self, result: StreamResult) -> T:
+        """The answer a blocking call would give, from the fold of this operation's stream.
+
+        Raises:
+            ValueError: If the operation does not stream an answer.
+        """
+        if self.fold is None:
+            raise ValueError(f"{self.name} does not stream an answer")
+        return self.fold(result)
 
 
 def encode_json(body: Mapping[str, Any]) -> bytes:
@@ -151,7 +169,7 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def check_key_kind(op: Operation, api_key: str) -> None:
+def check_key_kind(op: Operation[Any], api_key: str) -> None:
     """Refuse an app key on a knowledge route and vice versa, before any request.
 
     Keys without the console prefixes (``app-``/``dataset-``) are not checked.
@@ -274,7 +292,7 @@ def chat_message(
     files: Sequence[Mapping[str, Any]] | None = None,
     auto_generate_name: bool | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[ChatMessageResponse]:
     """``POST /chat-messages``.
 
     Args:
@@ -319,7 +337,8 @@ def chat_message(
         stream=streaming,
         stop_kind="chat",
         user=body["user"],
-        model=None if streaming else ChatMessageResponse,
+        model=ChatMessageResponse,
+        fold=StreamResult.to_chat_response,
     )
 
 
@@ -330,7 +349,7 @@ def completion_message(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[CompletionMessageResponse]:
     """``POST /completion-messages``.
 
     Args:
@@ -366,7 +385,8 @@ def completion_message(
         stream=streaming,
         stop_kind="completion",
         user=body["user"],
-        model=None if streaming else CompletionMessageResponse,
+        model=CompletionMessageResponse,
+        fold=StreamResult.to_completion_response,
     )
 
 
@@ -376,7 +396,7 @@ def run_workflow(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[WorkflowRunResponse]:
     """``POST /workflows/run``.
 
     Args:
@@ -409,7 +429,8 @@ def run_workflow(
         stream=streaming,
         stop_kind="workflow",
         user=body["user"],
-        model=None if streaming else WorkflowRunResponse,
+        model=WorkflowRunResponse,
+        fold=StreamResult.to_workflow_response,
     )
 
 
@@ -420,7 +441,7 @@ _STOP_PATHS: Final[dict[str, str]] = {
 }
 
 
-def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
+def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation[dict[str, Any]]:
     """Stop a running generation: chat, completion or workflow.
 
     The workflow route is ``/workflows/tasks/{task_id}/stop`` (the seed's
@@ -454,7 +475,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
 # --------------------------------------------------------------------------- workflows
 
 
-def get_workflow_run(workflow_run_id: str) -> Operation:
+def get_workflow_run(workflow_run_id: str) -> Operation[WorkflowRunDetail]:
     """``GET /workflows/run/{id}``: run detail (``inputs`` decoded from its JSON string).
 
     Args:
@@ -481,7 +502,7 @@ def list_conversations(
     last_id: str | None = None,
     limit: int = 20,
     sort_by: str | None = None,
-) -> Operation:
+) -> Operation[ConversationList]:
     """``GET /conversations``.
 
     Args:
@@ -511,7 +532,7 @@ def list_conversations(
     )
 
 
-def delete_conversation(conversation_id: str, *, user: str | None) -> Operation:
+def delete_conversation(conversation_id: str, *, user: str | None) -> Operation[None]:
     """``DELETE /conversations/{id}`` with JSON body ``{"user": ...}``; answers 204.
 
     Args:
@@ -539,7 +560,7 @@ def rename_conversation(
     *,
     auto_generate: bool = False,
     user: str | None,
-) -> Operation:
+) -> Operation[Conversation]:
     """``POST /conversations/{id}/name``.
 
     Args:
@@ -578,7 +599,7 @@ def list_messages(
     user: str | None,
     first_id: str | None = None,
     limit: int = 20,
-) -> Operation:
+) -> Operation[MessageList]:
     """``GET /messages`` of a conversation (each page oldest to newest).
 
     Args:
@@ -618,7 +639,7 @@ def list_datasets(
     keyword: str | None = None,
     tag_ids: Sequence[str] | None = None,
     include_all: bool | None = None,
-) -> Operation:
+) -> Operation[DatasetList]:
     """``GET /datasets`` (knowledge key).
 
     Args:
@@ -702,7 +723,7 @@ def retrieve(
     query: str,
     *,
     retrieval_model: Mapping[str, Any] | None = None,
-) -> Operation:
+) -> Operation[RetrieveResponse]:
     """``POST /datasets/{id}/retrieve`` (knowledge key; read-only, so retry-safe).
 
     When ``retrieval_model`` is given, the keys current Dify requires are filled with
@@ -777,7 +798,7 @@ def upload_file(
     filename: str | None = None,
     mime_type: str | None = None,
     user: str | None = None,
-) -> Operation:
+) -> Operation[UploadedFile]:
     """``POST /files/upload`` (multipart, field ``file`` plus ``user``); answers 201.
 
     Args:
@@ -818,7 +839,7 @@ def upload_file(
 # --------------------------------------------------------------------------- app
 
 
-def get_parameters() -> Operation:
+def get_parameters() -> Operation[AppParameters]:
     """``GET /parameters``: input form, opening statement, file-upload settings."""
     return Operation(
         name="get_parameters",
@@ -829,11 +850,11 @@ def get_parameters() -> Operation:
     )
 
 
-def get_info() -> Operation:
+def get_info() -> Operation[AppInfo]:
     """``GET /info``: app name, description, mode."""
     return Operation(name="get_info", method="GET", path="/info", idempotent=True, model=AppInfo)
 
 
-def get_meta() -> Operation:
+def get_meta() -> Operation[AppMeta]:
     """``GET /meta``: tool icons."""
     return Operation(name="get_meta", method="GET", path="/meta", idempotent=True, model=AppMeta)

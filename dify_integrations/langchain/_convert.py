@@ -2,7 +2,7 @@
 
 Everything the LangChain adapters do that is not a network call lives here, so it is shared
 by the sync and async code paths and tested on its own: messages to conversation turns,
-content blocks to file specs, stop sequences, usage and metadata, retrieval records to
+content blocks to file specs, usage and metadata, retrieval records to
 documents, workflow outputs to tool content.
 """
 
@@ -33,9 +33,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_USER",
     "FileSpec",
-    "StopSequenceCutter",
     "build_retrieval_model",
-    "cut_at_stop",
     "dify_file_object",
     "dump_model",
     "extract_files",
@@ -265,63 +263,6 @@ def dify_file_object(spec: FileSpec, upload_file_id: str | None = None) -> dict[
     if spec.url:
         return {"type": spec.dify_type, "transfer_method": "remote_url", "url": spec.url}
     raise ValueError("file has bytes that were not uploaded yet")
-
-
-# --------------------------------------------------------------------------- stop sequences
-
-
-def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, bool]:
-    """Cut ``text`` at the first occurrence of any stop sequence.
-
-    Returns:
-        The text before the stop sequence, and whether one was found.
-    """
-    positions = [text.find(s) for s in stop or () if s and s in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
-
-
-class StopSequenceCutter:
-    """Applies stop sequences to a stream of text deltas.
-
-    Text that might be the start of a stop sequence is held back until the next delta
-    shows whether it is; once a stop sequence is seen nothing more is let through.
-
-    Args:
-        stop: The stop sequences (empty strings are ignored).
-    """
-
-    def __init__(self, stop: Sequence[str] | None) -> None:
-        self._stop = [s for s in stop or () if s]
-        self._pending = ""
-        self.stopped = False
-
-    def feed(self, delta: str) -> str:
-        """Take a delta; return the text that can be emitted now."""
-        if self.stopped:
-            return ""
-        if not self._stop:
-            return delta
-        text = self._pending + delta
-        cut, found = cut_at_stop(text, self._stop)
-        if found:
-            self.stopped = True
-            self._pending = ""
-            return cut
-        hold = 0
-        for s in self._stop:
-            for size in range(min(len(s) - 1, len(text)), hold, -1):
-                if text.endswith(s[:size]):
-                    hold = size
-                    break
-        self._pending = text[len(text) - hold :] if hold else ""
-        return text[: len(text) - hold]
-
-    def flush(self) -> str:
-        """The held-back text, at the end of the stream."""
-        pending, self._pending = self._pending, ""
-        return "" if self.stopped else pending
 
 
 # --------------------------------------------------------------------------- usage, metadata

@@ -17,9 +17,7 @@ from langchain_core.messages import (
 from dify_integrations.core.conversation import Turn
 from dify_integrations.langchain._convert import (
     FileSpec,
-    StopSequenceCutter,
     build_retrieval_model,
-    cut_at_stop,
     dify_file_object,
     extract_files,
     merge_documents,
@@ -29,6 +27,7 @@ from dify_integrations.langchain._convert import (
     render_workflow_outputs,
     usage_to_metadata,
 )
+from dify_integrations.langchain._fold import StopSequenceCutter, cut_at_stop
 
 PNG = b"\x89PNG\r\n\x1a\nfake-image-bytes"
 PNG_B64 = base64.b64encode(PNG).decode()

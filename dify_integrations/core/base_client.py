@@ -1,0 +1,147 @@
+"""`BaseClient`: configuration, headers and request preparation shared by both clients.
+
+No I/O here: `DifyClient` and `AsyncDifyClient` move the bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final, NoReturn, Self, SupportsIndex, TypeVar
+
+from pydantic import SecretStr
+
+from . import operations as ops
+from .bodies import decode_json
+from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
+from .errors import APIStatusError, error_from_response, redact
+from .retry import RetryPolicy
+from .version import USER_AGENT
+
+__all__ = ["BaseClient", "logger"]
+
+T = TypeVar("T")
+
+logger: Final = logging.getLogger("dify_integrations")
+
+
+class BaseClient:
+    """Configuration, headers and request preparation common to both clients."""
+
+    _config: ClientConfig
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        *,
+        base_url: str | None = None,
+        user: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
+        env_key: str = "DIFY_API_KEY",
+    ) -> None:
+        self._config = ClientConfig.resolve(
+            api_key, base_url, user, timeout, max_retries, env_key=env_key
+        )
+        self._secret = self._config.api_key.get_secret_value()
+        self._retry = RetryPolicy(self._config.max_retries)
+        self._headers: dict[str, str] = {
+            "Authorization": f"Bearer {self._secret}",
+            "User-Agent": USER_AGENT,
+        }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+
+    # public, read-only views -------------------------------------------------------
+
+    @property
+    def api_key(self) -> SecretStr:
+        """The API key (masked in ``repr``/``str``)."""
+        return self._config.api_key
+
+    @property
+    def base_url(self) -> str:
+        """The Service API root, without a trailing slash."""
+        return self._config.base_url
+
+    @property
+    def user(self) -> str | None:
+        """The default end user, used when a call passes no ``user``."""
+        return self._config.user
+
+    @property
+    def timeout(self) -> Timeout:
+        """The resolved timeouts."""
+        return self._config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._config.max_retries
+
+    @property
+    def config(self) -> ClientConfig:
+        """The whole resolved configuration."""
+        return self._config
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, user={self.user!r}, "
+            f"api_key=SecretStr('**********'), max_retries={self.max_retries})"
+        )
+
+    # copies and pickles --------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> NoReturn:
+        """Refuse pickling: the state is a connection pool and the key in clear text."""
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled: it holds a connection pool and an API "
+            "key; pickle its settings instead"
+        )
+
+    def __copy__(self) -> Self:
+        """A client is a shared resource: a copy is the same client."""
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """A client is a shared resource: a deep copy (e.g. of a model holding it) shares it."""
+        return self
+
+    # helpers ---------------------------------------------------------------------
+
+    def _user(self, user: str | None) -> str | None:
+        return user if user is not None else self._config.user
+
+    def _prepare(self, op: ops.Operation[Any]) -> tuple[str, dict[str, str], bytes | None]:
+        """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
+        ops.check_key_kind(op, self._secret)
+        url = self._config.base_url + op.path
+        if op.json is not None:
+            return url, self._json_headers, ops.encode_json(op.json)
+        return url, self._headers, None
+
+    def _log(self, op: ops.Operation[Any], status: int) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s %s -> %d", op.method, redact(op.path, self._secret), status)
+
+    def _status_error(self, status: int, headers: Mapping[str, str], raw: bytes) -> APIStatusError:
+        """The error for a non-2xx answer (a redirect is never followed: it says so)."""
+        err = error_from_response(status, dict(headers), raw, secret=self._secret)
+        if 300 <= status < 400:
+            err.message = (
+                f"unexpected redirect (HTTP {status}) to {headers.get('location')!r}; "
+                "redirects are not followed so the API key is never sent to another host"
+            )
+        return err
+
+    @staticmethod
+    def _parse_body(op: ops.Operation[T], status: int, raw: bytes) -> T:
+        """Decode and parse a 2xx body into ``op``'s model."""
+        try:
+            payload = None if op.empty else decode_json(raw)
+        except ValueError as exc:
+            raise APIStatusError(
+                f"{op.name}: the server answered {status} with a non-JSON body",
+                status_code=status,
+                code="invalid_response",
+            ) from exc
+        return op.parse(payload)
