@@ -247,15 +247,23 @@ class DifyModelBase(DifyConnection):
         folder: AnswerFolder,
         run_manager: CallbackManagerForLLMRun | None,
         make_chunk: Callable[[str], _Chunk],
+        make_reasoning_chunk: Callable[[str], _Chunk] | None = None,
     ) -> Iterator[_Chunk]:
         """Run ``stream`` to its end: a chunk per text delta, stop sequences honoured.
 
-        Closes the stream (stopping the server task when it did not finish), then learns
-        the app's name for the final chunk, which the caller builds.
+        With ``make_reasoning_chunk``, each ``reasoning_chunk`` delta becomes a chunk of
+        its own (no answer text in it). Closes the stream (stopping the server task when
+        it did not finish), then learns the app's name for the final chunk, which the
+        caller builds.
         """
         with stream:
             for event in stream:
                 text = folder.add(event)
+                if make_reasoning_chunk is not None and folder.reasoning_delta:
+                    chunk = make_reasoning_chunk(folder.reasoning_delta)
+                    if run_manager:
+                        run_manager.on_llm_new_token("", chunk=chunk)
+                    yield chunk
                 if text:
                     chunk = make_chunk(text)
                     if run_manager:
@@ -272,11 +280,17 @@ class DifyModelBase(DifyConnection):
         folder: AnswerFolder,
         run_manager: AsyncCallbackManagerForLLMRun | None,
         make_chunk: Callable[[str], _Chunk],
+        make_reasoning_chunk: Callable[[str], _Chunk] | None = None,
     ) -> AsyncGenerator[_Chunk, None]:
         """Async twin of :meth:`_emit`."""
         async with stream:
             async for event in stream:
                 text = folder.add(event)
+                if make_reasoning_chunk is not None and folder.reasoning_delta:
+                    chunk = make_reasoning_chunk(folder.reasoning_delta)
+                    if run_manager:
+                        await run_manager.on_llm_new_token("", chunk=chunk)
+                    yield chunk
                 if text:
                     chunk = make_chunk(text)
                     if run_manager:

@@ -141,18 +141,24 @@ class DifyChatEngine(BaseChatEngine):
     def _prepare(
         self, message: str, chat_history: list[ChatMessage] | None
     ) -> tuple[str, str | None]:
-        """The query and conversation of one turn.
+        """The query and conversation of one turn, by the core conversation rule.
 
-        A ``chat_history`` passed explicitly replaces the engine's memory, as in LlamaIndex's
-        own engines: a new conversation starts, with that history sent once as context.
+        Without ``chat_history`` the turn continues the engine's current conversation. A
+        ``chat_history`` passed explicitly replaces the engine's memory, as in LlamaIndex's
+        own engines: it continues the conversation its most recent assistant message names
+        (``chat_history`` read back from this engine does), else a new conversation starts
+        with that history sent once as context.
         """
+        turns = [*messages_to_turns(chat_history or []), Turn("user", message)]
+        plan = plan_conversation(
+            turns,
+            None,
+            user=self.user,
+            conversation_id=None if chat_history else self._conversation_id,
+        )
         if chat_history:
-            turns = [*messages_to_turns(chat_history), Turn("user", message)]
-            plan = plan_conversation(turns, None)
-            self._conversation_id = None
-            return plan.render_query(system_as_context=True), None
-        plan = plan_conversation([Turn("user", message)], None)
-        return plan.query, self._conversation_id
+            self._conversation_id = plan.conversation_id
+        return plan.render_query(), plan.conversation_id
 
     def _on_finish(self, result: Any) -> None:
         if getattr(result, "conversation_id", None):
