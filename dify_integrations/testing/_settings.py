@@ -48,6 +48,9 @@ class Settings:
     token_delay: float = 0.0
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
     server_version: str = "1.9.1"
+    #: Like Dify, keep generating when the client's connection drops mid-stream, so the run
+    #: (or message) is finished and stored; ``False`` (the default) ends it with the stream.
+    finish_on_disconnect: bool = False
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     log: RequestLog = field(default_factory=RequestLog)
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
