@@ -10,12 +10,16 @@ from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Timeout
 from .core.errors import (
+    AgentNotPublishedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AppAccessDeniedError,
     AuthenticationError,
     BadRequestError,
+    ConversationCompletedError,
     DifyError,
+    HumanInputFormClosedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -25,6 +29,8 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.knowledge import IndexingError, IndexingTimeoutError
+from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
@@ -34,11 +40,19 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AuthenticationError",
     "BadRequestError",
+    "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
+    "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

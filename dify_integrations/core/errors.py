@@ -15,9 +15,13 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AuthenticationError",
     "BadRequestError",
+    "ConversationCompletedError",
     "DifyError",
+    "HumanInputFormClosedError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -165,6 +169,33 @@ class InternalServerError(APIStatusError):
     """HTTP 5xx."""
 
 
+class ConversationCompletedError(BadRequestError):
+    """HTTP 400 ``conversation_completed``: the conversation has ended.
+
+    Start a new one: send the message again without ``conversation_id``.
+    """
+
+
+class AgentNotPublishedError(BadRequestError):
+    """HTTP 400 ``agent_not_published``: the New Agent app's agent has no published version."""
+
+
+class AppAccessDeniedError(PermissionDeniedError):
+    """HTTP 403 from Dify's admission layer: the app or its workspace cannot be used.
+
+    ``code`` says why: ``app_not_found``, ``app_abnormal_status``, ``app_api_disabled``,
+    ``workspace_not_found`` or ``workspace_archived``. Retrying does not help.
+    """
+
+
+class HumanInputFormClosedError(APIStatusError):
+    """HTTP 412: the human-input form can no longer be submitted.
+
+    ``code`` is ``human_input_form_submitted`` (forms are one-shot: someone answered first)
+    or ``human_input_form_expired`` (its ``expiration_time`` passed).
+    """
+
+
 class APIConnectionError(DifyError):
     """The connection failed, or a stream ended before its final event.
 
@@ -237,6 +268,19 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     429: RateLimitError,
 }
 
+# Dify codes with their own exception (each a subclass of its status's class).
+_CODE_CLASSES: dict[str, type[APIStatusError]] = {
+    "conversation_completed": ConversationCompletedError,
+    "agent_not_published": AgentNotPublishedError,
+    "app_not_found": AppAccessDeniedError,
+    "app_abnormal_status": AppAccessDeniedError,
+    "app_api_disabled": AppAccessDeniedError,
+    "workspace_not_found": AppAccessDeniedError,
+    "workspace_archived": AppAccessDeniedError,
+    "human_input_form_submitted": HumanInputFormClosedError,
+    "human_input_form_expired": HumanInputFormClosedError,
+}
+
 _FALLBACK_CODES: dict[int, str] = {
     400: "bad_request",
     401: "unauthorized",
@@ -244,6 +288,7 @@ _FALLBACK_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     413: "request_entity_too_large",
+    412: "precondition_failed",
     415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_server_error",
@@ -257,15 +302,21 @@ def _fallback_code(status: int) -> str:
     return _FALLBACK_CODES.get(status, f"http_{status}")
 
 
-def status_error_class(status: int) -> type[APIStatusError]:
-    """The exception class for an HTTP status.
+def status_error_class(status: int, code: str | None = None) -> type[APIStatusError]:
+    """The exception class for an HTTP status (and Dify's error ``code``).
 
     Args:
         status: HTTP status code.
+        code: Dify's error code; a code with its own class (``conversation_completed``,
+            the 403 admission codes, the 412 form codes...) picks that class when it fits
+            the status.
 
     Returns:
         The matching `APIStatusError` subclass (5xx -> `InternalServerError`).
     """
+    by_code = _CODE_CLASSES.get(code) if code else None
+    if by_code is not None and by_code.__mro__[1] is status_error_class(status):
+        return by_code
     cls = _STATUS_CLASSES.get(status)
     if cls is not None:
         return cls
@@ -314,7 +365,6 @@ def error_from_response(
     Returns:
         An `APIStatusError` subclass instance (not raised).
     """
-    cls = status_error_class(status)
     raw_text = body_bytes.decode("utf-8", "replace")
     # Redact first: any cut (excerpt, 2000-char cap) made afterwards cannot split the key.
     text = redact(raw_text, secret)
@@ -335,6 +385,7 @@ def error_from_response(
         snippet = excerpt(text)
         body = text[:2000] if text else None
         message = f"HTTP {status} (non-JSON body): {snippet}" if snippet else f"HTTP {status}"
+    cls = status_error_class(status, code)
     return cls(
         redact(message, secret),
         status_code=status,

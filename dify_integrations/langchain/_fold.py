@@ -132,8 +132,17 @@ class AnswerFolder:
             "task_id": r.task_id,
             "usage": usage,
             "retriever_resources": dump_model(list(r.retriever_resources)),
-            "finish_reason": "stop_sequence" if self.stopped_by_sequence else "stop",
+            "finish_reason": self._finish_reason(),
         }
+        if r.status is not None:
+            # Chatflows: the run's status; ``paused`` when a Human Input node waits.
+            metadata["status"] = r.status
+        if r.workflow_run_id is not None:
+            metadata["workflow_run_id"] = r.workflow_run_id
+        if r.human_input:
+            # The forms a person must fill before the run goes on (see the human-input
+            # guide: get/submit the form, then follow the resumed run).
+            metadata["human_input"] = dump_model(list(r.human_input))
         if r.replaced:
             # Content moderation replaced the answer: stream consumers that already
             # showed deltas find the full replacement here.
@@ -143,8 +152,27 @@ class AnswerFolder:
             metadata["files"] = [dict(f) for f in r.files]
         return metadata
 
-    def additional_kwargs(self) -> dict[str, Any]:
-        """``additional_kwargs`` of the final message: agent thoughts, when there are any."""
-        if not self.result.agent_thoughts:
-            return {}
-        return {"agent_thoughts": dump_model(list(self.result.agent_thoughts))}
+    def _finish_reason(self) -> str:
+        if self.result.paused:
+            return "paused"
+        return "stop_sequence" if self.stopped_by_sequence else "stop"
+
+    @property
+    def reasoning_delta(self) -> str:
+        """The reasoning text the last event added (``reasoning_chunk``), never answer text."""
+        return self.result.last_reasoning
+
+    def additional_kwargs(self, *, reasoning: bool = False) -> dict[str, Any]:
+        """``additional_kwargs`` of the final message: agent thoughts, when there are any.
+
+        Args:
+            reasoning: Also carry the whole reasoning as ``reasoning_content`` (the key
+                langchain-core turns into a ``reasoning`` content block); streamed chunks
+                carry it piece by piece instead, so the final chunk leaves it out.
+        """
+        kwargs: dict[str, Any] = {}
+        if self.result.agent_thoughts:
+            kwargs["agent_thoughts"] = dump_model(list(self.result.agent_thoughts))
+        if reasoning and self.result.reasoning:
+            kwargs["reasoning_content"] = self.result.reasoning
+        return kwargs

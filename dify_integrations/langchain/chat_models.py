@@ -224,6 +224,14 @@ class ChatDify(DifyModelBase, BaseChatModel):
     def _text_chunk(text: str) -> ChatGenerationChunk:
         return ChatGenerationChunk(message=AIMessageChunk(content=text))
 
+    @staticmethod
+    def _reasoning_chunk(reasoning: str) -> ChatGenerationChunk:
+        # langchain-core reads ``reasoning_content`` into a ``reasoning`` content block
+        # (``content_blocks``); merged chunks concatenate it. The answer text stays clean.
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content="", additional_kwargs={"reasoning_content": reasoning})
+        )
+
     def _final_chunk(self, folder: AnswerFolder, tail: str) -> ChatGenerationChunk:
         return ChatGenerationChunk(
             message=AIMessageChunk(
@@ -244,7 +252,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
             content=folder.answer,
             usage_metadata=usage_to_metadata(folder.result.usage),
             response_metadata=folder.response_metadata(self._known_model_name()),
-            additional_kwargs=folder.additional_kwargs(),
+            additional_kwargs=folder.additional_kwargs(reasoning=True),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -282,7 +290,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
         ]
         folder.set_stop(call.stop)
         stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
-        yield from self._emit(stream, folder, run_manager, self._text_chunk)
+        yield from self._emit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
         final = self._finish(call, folder)
         if run_manager:
             run_manager.on_llm_new_token(final.text, chunk=final)
@@ -332,7 +340,8 @@ class ChatDify(DifyModelBase, BaseChatModel):
             files.append(dify_file_object(spec, upload_id))
         folder.set_stop(call.stop)
         stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
-        async with aclosing(self._aemit(stream, folder, run_manager, self._text_chunk)) as chunks:
+        emit = self._aemit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
+        async with aclosing(emit) as chunks:
             async for chunk in chunks:
                 yield chunk
         final = self._finish(call, folder)

@@ -19,6 +19,9 @@ from dify_integrations.langchain._convert import build_retrieval_model, chunk_to
 __all__ = ["DifyRetriever"]
 
 
+_SEARCH_KWARGS = frozenset({"k", "score_threshold", "search_method", "metadata_filter"})
+
+
 class DifyRetriever(DifyDatasetConnection, BaseRetriever):
     """Dify knowledge bases (``POST /datasets/{id}/retrieve``) as a LangChain retriever.
 
@@ -105,6 +108,37 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "DIFY_DATASET_API_KEY"}
+
+    @classmethod
+    def _prepare_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Unpack ``search_kwargs={"k": ...}``, the way LangChain's vector-store retrievers take it."""
+        search_kwargs = data.pop("search_kwargs", None)
+        if search_kwargs is None:
+            return data
+        if not isinstance(search_kwargs, dict):
+            raise TypeError("DifyRetriever search_kwargs must be a dict, e.g. {'k': 3}")
+        for name, value in search_kwargs.items():
+            if name not in _SEARCH_KWARGS:
+                hint = "metadata_filter" if name == "filter" else None
+                advice = f"; did you mean {hint!r}?" if hint else ""
+                raise TypeError(
+                    f"DifyRetriever search_kwargs: unexpected key {name!r} (accepted: "
+                    f"{', '.join(sorted(_SEARCH_KWARGS))}){advice}"
+                )
+            if name in data:
+                raise TypeError(
+                    f"DifyRetriever got {name!r} both directly and in search_kwargs; pass it once"
+                )
+            data[name] = value
+        return data
+
+    @property
+    def search_kwargs(self) -> dict[str, Any]:
+        """The search settings in LangChain's ``search_kwargs`` shape (read-only)."""
+        out: dict[str, Any] = {"k": self.k}
+        if self.score_threshold is not None:
+            out["score_threshold"] = self.score_threshold
+        return out
 
     @model_validator(mode="after")
     def _check_datasets(self) -> DifyRetriever:

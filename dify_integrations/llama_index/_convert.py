@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import (
     ImageBlock,
     MessageRole,
     TextBlock,
+    ThinkingBlock,
 )
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import ToolOutput
@@ -198,7 +199,26 @@ def result_metadata(result: Any) -> dict[str, Any]:
     for key in ("total_price", "currency", "latency"):
         if usage.get(key) is not None:
             metadata[key] = usage[key]
+    metadata.update(_run_state(result))
     return {k: v for k, v in metadata.items() if v is not None}
+
+
+def _run_state(result: Any) -> dict[str, Any]:
+    """Chatflow run state: status (``paused`` with its forms), run id, reasoning."""
+    state: dict[str, Any] = {}
+    status = getattr(result, "status", None)
+    if status is not None:
+        state["status"] = status
+    if getattr(result, "workflow_run_id", None) is not None:
+        state["workflow_run_id"] = result.workflow_run_id
+    forms = list(getattr(result, "human_input", None) or [])
+    if forms:
+        # A Human Input node waits: the forms a person must fill before the run goes on.
+        state["human_input"] = [as_dict(f) for f in forms]
+    reasoning = getattr(result, "reasoning", "")
+    if reasoning:
+        state["reasoning"] = reasoning
+    return state
 
 
 def result_raw(result: Any) -> dict[str, Any]:
@@ -211,7 +231,14 @@ def result_raw(result: Any) -> dict[str, Any]:
         "task_id": getattr(result, "task_id", None),
         "usage": as_dict(usage) if usage is not None else None,
         "retriever_resources": [as_dict(r) for r in getattr(result, "retriever_resources", [])],
+        **_run_state(result),
     }
+
+
+def _thinking_delta(result: Any, extra: dict[str, Any], delta: str | None) -> dict[str, Any]:
+    """Streaming: the reasoning the last event added, as LlamaIndex agents read it."""
+    thinking = getattr(result, "last_reasoning", "") if delta is not None else ""
+    return {**extra, "thinking_delta": thinking} if thinking else extra
 
 
 def to_chat_response(result: Any, *, text: str, delta: str | None = None) -> ChatResponse:
@@ -223,13 +250,22 @@ def to_chat_response(result: Any, *, text: str, delta: str | None = None) -> Cha
         delta: The new text of this chunk, for streaming; ``None`` for a whole answer.
     """
     extra = result_metadata(result)
-    message = ChatMessage(
-        role=MessageRole.ASSISTANT,
-        content=text,
-        additional_kwargs={k: extra[k] for k in ("conversation_id", "message_id") if k in extra},
-    )
+    reasoning = getattr(result, "reasoning", "")
+    ids = {k: extra[k] for k in ("conversation_id", "message_id") if k in extra}
+    if reasoning:
+        # The model's reasoning is a thinking block beside the answer, never in its text.
+        message = ChatMessage(
+            role=MessageRole.ASSISTANT,
+            blocks=[ThinkingBlock(content=reasoning), TextBlock(text=text)],
+            additional_kwargs=ids,
+        )
+    else:
+        message = ChatMessage(role=MessageRole.ASSISTANT, content=text, additional_kwargs=ids)
     return ChatResponse(
-        message=message, delta=delta, raw=result_raw(result), additional_kwargs=extra
+        message=message,
+        delta=delta,
+        raw=result_raw(result),
+        additional_kwargs=_thinking_delta(result, extra, delta),
     )
 
 
@@ -238,7 +274,10 @@ def to_completion_response(
 ) -> CompletionResponse:
     """A :class:`CompletionResponse` from the running fold of a Dify stream."""
     return CompletionResponse(
-        text=text, delta=delta, raw=result_raw(result), additional_kwargs=result_metadata(result)
+        text=text,
+        delta=delta,
+        raw=result_raw(result),
+        additional_kwargs=_thinking_delta(result, result_metadata(result), delta),
     )
 
 

@@ -12,6 +12,7 @@ from llama_index.core.chat_engine.types import (
     StreamingAgentChatResponse,
 )
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
@@ -89,6 +90,7 @@ class DifyChatEngine(BaseChatEngine):
         ``retriever_resources`` and, when Dify reports them, price and latency.
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         api_key: str | None = None,

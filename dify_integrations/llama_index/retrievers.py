@@ -11,6 +11,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_DATASET_API_KEY, TimeoutLike
@@ -73,6 +74,7 @@ class DifyRetriever(BaseRetriever):
         ```
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         dataset_id: str | None = None,
