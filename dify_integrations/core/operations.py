@@ -35,6 +35,7 @@ from .models import (
     WorkflowRunDetail,
     WorkflowRunResponse,
 )
+from .retrieval import check_query
 
 __all__ = [
     "RESPONSE_MODES",
@@ -122,7 +123,7 @@ class Operation(Generic[T]):
     path: str
     key_kind: KeyKind = "app"
     json: dict[str, Any] | None = None
-    params: dict[str, str | int] | None = None
+    params: dict[str, Any] | None = None
     multipart: Multipart | None = None
     idempotent: bool = False
     stream: bool = False
@@ -633,7 +634,12 @@ def list_messages(
 
 
 def list_datasets(
-    *, page: int = 1, limit: int = 20, keyword: str | None = None
+    *,
+    page: int = 1,
+    limit: int = 20,
+    keyword: str | None = None,
+    tag_ids: Sequence[str] | None = None,
+    include_all: bool | None = None,
 ) -> Operation[DatasetList]:
     """``GET /datasets`` (knowledge key).
 
@@ -641,6 +647,8 @@ def list_datasets(
         page: 1-based page.
         limit: Page size, 1-100.
         keyword: Name filter.
+        tag_ids: Only datasets with one of these tags (sent as repeated ``tag_ids``).
+        include_all: Workspace owners: ignore permission filtering.
 
     Returns:
         The operation.
@@ -649,9 +657,18 @@ def list_datasets(
         raise TypeError("page must be an integer")
     if page < 1:
         raise ValueError("page must be >= 1")
-    params: dict[str, str | int] = {"page": page, "limit": _limit(limit)}
+    params: dict[str, Any] = {"page": page, "limit": _limit(limit)}
     if keyword:
         params["keyword"] = _text(keyword, "keyword")
+    if tag_ids is not None:
+        if isinstance(tag_ids, str) or not isinstance(tag_ids, Sequence):
+            raise TypeError("tag_ids must be a list of tag ids")
+        if tag_ids:
+            params["tag_ids"] = [_uuid(t, "tag_ids[]") for t in tag_ids]
+    if include_all is not None:
+        if not isinstance(include_all, bool):
+            raise TypeError("include_all must be a bool")
+        params["include_all"] = "true" if include_all else "false"
     return Operation(
         name="list_datasets",
         method="GET",
@@ -716,14 +733,14 @@ def retrieve(
 
     Args:
         dataset_id: Knowledge-base UUID.
-        query: Search text (non-empty).
+        query: Search text (non-empty, at most 250 characters: Dify's limit).
         retrieval_model: Search settings (``search_method``, ``top_k``, ...).
 
     Returns:
         The operation.
     """
     did = _uuid(dataset_id, "dataset_id")
-    body: dict[str, Any] = {"query": _text(query, "query")}
+    body: dict[str, Any] = {"query": check_query(_text(query, "query"))}
     if retrieval_model is not None:
         if not isinstance(retrieval_model, Mapping):
             raise TypeError("retrieval_model must be a mapping")

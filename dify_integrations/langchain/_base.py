@@ -11,9 +11,18 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import LangSmithParams
 from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticUndefined
 
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout, check_base_url
@@ -42,7 +51,7 @@ class DifyConnection(BaseModel):
     any request, so an adapter can be built before the environment is set.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True, extra="forbid")
 
     api_key: SecretStr | None = Field(default_factory=secret_from_env("DIFY_API_KEY", default=None))
     """The app's API key (``app-…``). Read from ``DIFY_API_KEY`` when not given."""
@@ -119,6 +128,22 @@ class DifyConnection(BaseModel):
 
     def _unpickled(self) -> None:
         """Hook: finish rebuilding after unpickling."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        """Rename true aliases (``request_timeout``); refuse unknown names with a close match."""
+        if not isinstance(data, dict):
+            return data
+        data = cls._prepare_arguments(dict(data))
+        return resolve_arguments(
+            cls.__name__, data, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+
+    @classmethod
+    def _prepare_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Hook for a subclass to unpack framework-shaped arguments before the check."""
+        return data
 
     @field_validator("base_url")
     @classmethod

@@ -24,8 +24,17 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
@@ -159,6 +168,8 @@ class DifyLLM(LLM):
         ``conversation_id`` and ``message_id`` too.
     """
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
     api_key: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="Dify app key (app-...)."
     )
@@ -219,6 +230,15 @@ class DifyLLM(LLM):
         self.base_url = clients.config.base_url
         self.user = clients.user
         self._mode = self.app_mode
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        """Rename aliases (``api_base``, ``model``, ``request_timeout``); refuse unknown names."""
+        if not isinstance(data, dict):
+            return data
+        accepted = [*field_names(cls.model_fields), "client", "async_client"]
+        return resolve_arguments(cls.__name__, data, accepted, LLAMA_INDEX_ALIASES)
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> DifyLLM:
         """A copy with its own settings and conversation memory, sharing the clients."""
