@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUndefined
 
 from dify_integrations.core.arguments import LANGCHAIN_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
@@ -26,6 +27,12 @@ from dify_integrations.core.client import DifyClient
 from dify_integrations.core.client_pair import ClientPair
 from dify_integrations.core.config import DEFAULT_BASE_URL, Timeout, check_base_url
 from dify_integrations.core.errors import DifyError
+from dify_integrations.core.pickling import (
+    KEY_SOURCE_STATE,
+    KeySource,
+    key_source_of,
+    portable_items,
+)
 from dify_integrations.core.stream import AsyncEventStream, EventStream
 from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
 from dify_integrations.langchain._fold import AnswerFolder
@@ -78,6 +85,55 @@ class DifyConnection(BaseModel):
 
     _pair: _LangChainClients | None = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _key_source: KeySource | None = PrivateAttr(default=None)
+    _key_envs: ClassVar[tuple[str, ...]] = ("DIFY_API_KEY",)
+
+    # pickles: settings and where the key is, never the key (see core.pickling) ----------
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle the settings and the `KeySource`, never the key, clients or locks."""
+        state = dict(super().__getstate__())
+        fields = self._pickle_fields(dict(state["__dict__"]))
+        state["__dict__"] = portable_items(
+            fields, ("api_key", "client", "async_client"), owner=type(self).__name__
+        )
+        state["__pydantic_private__"] = None
+        state[KEY_SOURCE_STATE] = key_source_of(self)
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Rebuild on the worker: the key re-read there, fresh clients and locks.
+
+        Raises:
+            ValueError: The key is not found where the pickle is loaded.
+        """
+        state = dict(state)
+        source: KeySource = state.pop(KEY_SOURCE_STATE, None) or KeySource()
+        fields = dict(state["__dict__"])
+        fields["api_key"] = source.resolve(self._key_envs, type(self).__name__)
+        for name, info in type(self).model_fields.items():
+            if name not in fields:
+                fields[name] = info.get_default(call_default_factory=True)
+        state["__dict__"] = fields
+        super().__setstate__(state)
+        private = {
+            name: attr.get_default(call_default_factory=True)
+            for name, attr in self.__private_attributes__.items()
+        }
+        object.__setattr__(
+            self,
+            "__pydantic_private__",
+            {k: v for k, v in private.items() if v is not PydanticUndefined},
+        )
+        self._key_source = source
+        self._unpickled()
+
+    def _pickle_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Hook: adjust the fields written to a pickle."""
+        return fields
+
+    def _unpickled(self) -> None:
+        """Hook: finish rebuilding after unpickling."""
 
     @model_validator(mode="before")
     @classmethod
@@ -155,6 +211,7 @@ class DifyDatasetConnection(DifyConnection):
     """The knowledge API key (``dataset-…``). Else ``DIFY_DATASET_API_KEY``, else ``DIFY_API_KEY``."""
 
     _env_key: ClassVar[str] = "DIFY_DATASET_API_KEY"
+    _key_envs: ClassVar[tuple[str, ...]] = ("DIFY_DATASET_API_KEY", "DIFY_API_KEY")
 
 
 class DifyModelBase(DifyConnection):
