@@ -7,14 +7,15 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn, Self, SupportsIndex
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from . import operations as ops
 from .accumulate import StreamResult
 from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
-from .errors import APIStatusError, DifyError, error_from_response, redact
+from .errors import APIStatusError, DifyError, error_from_response, excerpt, redact
 from .models import DifyModel
 from .retry import RetryPolicy
+from .scrub import scrub_exception
 
 __all__ = [
     "USER_AGENT",
@@ -53,11 +54,15 @@ def decode_json(raw: bytes) -> Any:
     return json.loads(raw)
 
 
-def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
+def raise_mapped(
+    exc: BaseException, mapped: DifyError | None, *, secret: str | None = None
+) -> NoReturn:
     """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
 
-    Call it from an ``except`` block: the mapped error is chained to ``exc``.
+    Call it from an ``except`` block: the mapped error is chained to ``exc``, which is
+    first scrubbed of credentials and of ``secret`` (see `scrub_exception`).
     """
+    scrub_exception(exc, secret)
     if mapped is None:
         raise exc
     raise mapped from exc
@@ -235,21 +240,39 @@ class BaseClient:
         """The error for a non-2xx answer (a redirect is never followed: it says so)."""
         err = error_from_response(status, dict(headers), raw, secret=self._secret)
         if 300 <= status < 400:
+            location = excerpt(redact(headers.get("location") or "", self._secret), 300)
             err.message = (
-                f"unexpected redirect (HTTP {status}) to {headers.get('location')!r}; "
+                f"unexpected redirect (HTTP {status}) to {location!r}; "
                 "redirects are not followed so the API key is never sent to another host"
             )
         return err
 
-    @staticmethod
-    def _parse_body(op: ops.Operation, status: int, raw: bytes) -> Any:
-        """Decode and parse a 2xx body into ``op``'s model."""
+    def _parse_body(self, op: ops.Operation, status: int, raw: bytes) -> Any:
+        """Decode and parse a 2xx body into ``op``'s model.
+
+        Neither error chains what the server sent unredacted: the JSON error is scrubbed,
+        and a validation error (whose text quotes the server's values) is summarised by
+        location and kind only and not chained at all.
+        """
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:
+            scrub_exception(exc, self._secret)
             raise APIStatusError(
                 f"{op.name}: the server answered {status} with a non-JSON body",
                 status_code=status,
                 code="invalid_response",
             ) from exc
-        return op.parse(payload)
+        try:
+            return op.parse(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['type']}"
+                for error in exc.errors()[:5]
+            )
+        raise APIStatusError(
+            f"{op.name}: the server answered {status} with a body of an unexpected "
+            f"shape ({excerpt(redact(problems, self._secret), 300)})",
+            status_code=status,
+            code="invalid_response",
+        )

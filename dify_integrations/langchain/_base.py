@@ -18,6 +18,7 @@ from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout, check_base_url
 from dify_integrations.core.errors import DifyError
 from dify_integrations.core.stream import AsyncEventStream, EventStream
+from dify_integrations.core.validate import check_api_key
 from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
 from dify_integrations.langchain._fold import AnswerFolder
 
@@ -63,6 +64,14 @@ class DifyConnection(BaseModel):
     _sync_client: DifyClient | None = PrivateAttr(default=None)
     _async_client_owned: AsyncDifyClient | None = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # Checked here, not in a pydantic validator: a ValidationError keeps the raw input
+        # (the key) in ``errors()`` and its pickle. A key from the environment is checked
+        # the same way.
+        if self.api_key is not None:
+            check_api_key(self.api_key.get_secret_value())
 
     @field_validator("base_url")
     @classmethod
