@@ -6,14 +6,16 @@ tracebacks and kept by error trackers. Transport exceptions can carry the key:
 
 - aiohttp's `ClientResponseError` keeps ``request_info`` with the request headers,
   ``Authorization: Bearer <key>`` included, and prints them in its ``repr``;
-- requests' exceptions keep the `PreparedRequest` (``.request``, ``.response.request``);
+- requests' exceptions keep the `PreparedRequest` (``.request``) and response objects (the
+  server's headers, and the request again);
 - a server echoing the key puts it in parser messages, reason phrases, response headers and
   `json.JSONDecodeError.doc` (the whole body).
 
 `scrub_exception` rewrites such an exception and everything chained to it in place: the
-credential headers are replaced by ``[REDACTED]`` and every string (and bytes) attribute
-or argument has the key replaced. It is applied to every exception a client lets escape or
-chains. (Frame locals of a traceback are not rewritten.)
+credential headers are replaced by ``[REDACTED]``, response objects by their status, and
+every string (and bytes) attribute or argument has the key (or any 8-character piece of
+it) replaced. It is applied to every exception a client lets escape or chains. (Frame
+locals of a traceback are not rewritten.)
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ __all__ = ["CREDENTIAL_HEADERS", "scrub_exception"]
 CREDENTIAL_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie"})
 _REDACTED: Final = "[REDACTED]"
 _MAX_OBJECTS: Final = 1000
+
+
+_RESPONSE_TYPES: Final = frozenset(
+    {
+        ("requests.models", "Response"),
+        ("urllib3.response", "HTTPResponse"),
+        ("urllib3.response", "BaseHTTPResponse"),
+        ("http.client", "HTTPResponse"),
+        ("aiohttp.client_reqrep", "ClientResponse"),
+    }
+)
+
+
+def _is_response(value: Any) -> bool:
+    return any((cls.__module__, cls.__name__) in _RESPONSE_TYPES for cls in type(value).__mro__)
 
 
 class _Scrubber:
@@ -96,10 +113,13 @@ class _Scrubber:
             isinstance(k, str) and k.lower() in CREDENTIAL_HEADERS for k in value
         ):
             return self.headers(value)
-        if hasattr(value, "headers") and (
-            hasattr(value, "prepare_headers") or hasattr(value, "iter_content")
-        ):
-            self.request_object(value)  # requests' PreparedRequest / Response
+        if _is_response(value):
+            # A response object keeps the server's headers and body (and, for requests,
+            # the request with its headers): only its status is kept.
+            status = getattr(value, "status_code", None) or getattr(value, "status", None)
+            return f"<{type(value).__name__} {status}>"
+        if hasattr(value, "headers") and hasattr(value, "prepare_headers"):
+            self.request_object(value)  # requests' PreparedRequest
         return value
 
     def exception(self, exc: BaseException) -> None:
