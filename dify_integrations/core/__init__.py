@@ -5,12 +5,16 @@ from .async_client import AsyncDifyClient
 from .client import DifyClient
 from .config import ClientConfig, Timeout
 from .errors import (
+    AgentNotPublishedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AppAccessDeniedError,
     AuthenticationError,
     BadRequestError,
+    ConversationCompletedError,
     DifyError,
+    HumanInputFormClosedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -22,6 +26,8 @@ from .errors import (
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .knowledge import IndexingError, IndexingTimeoutError
+from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .sse import SSEDecoder, SSEFrame
 from .stream import AsyncEventStream, EventStream
 
@@ -29,14 +35,22 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AsyncEventStream",
     "AuthenticationError",
     "BadRequestError",
     "ClientConfig",
+    "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
     "EventStream",
+    "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

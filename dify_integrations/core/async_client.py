@@ -15,25 +15,21 @@ import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import (
-    BaseClient,
-    blocking_body_as_stream,
-    is_json_response,
-    raise_mapped,
-    stream_response,
-)
+from .base_client import BaseClient
+from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, TimeoutLike
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     DifyError,
+    raise_mapped,
 )
 from .models import (
     AppInfo,
@@ -53,6 +49,8 @@ from .models import (
 from .stream import AsyncEventStream
 
 __all__ = ["AsyncDifyClient"]
+
+T = TypeVar("T")
 
 
 def map_transport_error(exc: BaseException) -> DifyError | None:
@@ -227,7 +225,7 @@ class AsyncDifyClient(BaseClient):
 
     # ------------------------------------------------------------------ transport
 
-    async def _send_once(self, op: ops.Operation) -> aiohttp.ClientResponse:
+    async def _send_once(self, op: ops.Operation[Any]) -> aiohttp.ClientResponse:
         url, headers, body = self._prepare(op)
         data: Any = body
         if op.multipart is not None:
@@ -264,10 +262,10 @@ class AsyncDifyClient(BaseClient):
             raise self._status_error(status, response.headers, raw)
         return response
 
-    async def _request(self, op: ops.Operation) -> aiohttp.ClientResponse:
+    async def _request(self, op: ops.Operation[Any]) -> aiohttp.ClientResponse:
         return await self._retry.acall(self._send_once, op)
 
-    async def _call(self, op: ops.Operation) -> Any:
+    async def _call(self, op: ops.Operation[T]) -> T:
         response = await self._request(op)
         try:
             raw = await response.read()
@@ -278,7 +276,7 @@ class AsyncDifyClient(BaseClient):
             response.release()
         return self._parse_body(op, response.status, raw)
 
-    def _open_stream(self, op: ops.Operation) -> AsyncEventStream:
+    def _open_stream(self, op: ops.Operation[Any]) -> AsyncEventStream:
         async def open_stream() -> tuple[AsyncIterator[bytes], Callable[[], None]]:
             response = await self._request(op)
             if is_json_response(response.headers.get("Content-Type")):
@@ -301,13 +299,13 @@ class AsyncDifyClient(BaseClient):
             secret=self._secret,
         )
 
-    async def _send(self, op: ops.Operation) -> Any:
+    async def _send(self, op: ops.Operation[T]) -> T:
         """Blocking mode: the JSON answer; streaming: the stream folded into the same model."""
         if not op.stream:
             return await self._call(op)
         async with self._open_stream(op) as stream:
             await stream.until_done()
-        return stream_response(op, stream.result)
+        return op.from_stream(stream.result)
 
     # ------------------------------------------------------------------ chat
 
@@ -323,7 +321,7 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
-        result: ChatMessageResponse = await self._send(
+        return await self._send(
             ops.chat_message(
                 query,
                 user=self._user(user),
@@ -334,7 +332,6 @@ class AsyncDifyClient(BaseClient):
                 response_mode=response_mode,
             )
         )
-        return result
 
     def stream_chat_message(
         self,
@@ -360,10 +357,7 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_chat_message(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming chat generation (``{"result": "success"}``)."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("chat", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("chat", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ completion
 
@@ -377,12 +371,11 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer."""
-        result: CompletionMessageResponse = await self._send(
+        return await self._send(
             ops.completion_message(
                 inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_completion(
         self,
@@ -399,10 +392,7 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming completion."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("completion", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("completion", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ workflow
 
@@ -415,12 +405,11 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (a failed run is returned, not raised)."""
-        result: WorkflowRunResponse = await self._send(
+        return await self._send(
             ops.run_workflow(
                 inputs, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_workflow(
         self,
@@ -434,15 +423,11 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("workflow", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("workflow", task_id, user=self._user(user)))
 
     async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
         """Details of a workflow run."""
-        result: WorkflowRunDetail = await self._call(ops.get_workflow_run(workflow_run_id))
-        return result
+        return await self._call(ops.get_workflow_run(workflow_run_id))
 
     # ------------------------------------------------------------------ conversations
 
@@ -455,12 +440,11 @@ class AsyncDifyClient(BaseClient):
         sort_by: str | None = None,
     ) -> ConversationList:
         """One page of the user's conversations."""
-        result: ConversationList = await self._call(
+        return await self._call(
             ops.list_conversations(
                 user=self._user(user), last_id=last_id, limit=limit, sort_by=sort_by
             )
         )
-        return result
 
     async def delete_conversation(self, conversation_id: str, *, user: str | None = None) -> None:
         """Delete a conversation (204)."""
@@ -475,12 +459,11 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
     ) -> Conversation:
         """Rename a conversation."""
-        result: Conversation = await self._call(
+        return await self._call(
             ops.rename_conversation(
                 conversation_id, name, auto_generate=auto_generate, user=self._user(user)
             )
         )
-        return result
 
     async def list_messages(
         self,
@@ -491,12 +474,11 @@ class AsyncDifyClient(BaseClient):
         limit: int = 20,
     ) -> MessageList:
         """One page of a conversation's messages."""
-        result: MessageList = await self._call(
+        return await self._call(
             ops.list_messages(
                 conversation_id, user=self._user(user), first_id=first_id, limit=limit
             )
         )
-        return result
 
     # ------------------------------------------------------------------ knowledge
 
@@ -504,10 +486,7 @@ class AsyncDifyClient(BaseClient):
         self, *, page: int = 1, limit: int = 20, keyword: str | None = None
     ) -> DatasetList:
         """One page of knowledge bases (knowledge key)."""
-        result: DatasetList = await self._call(
-            ops.list_datasets(page=page, limit=limit, keyword=keyword)
-        )
-        return result
+        return await self._call(ops.list_datasets(page=page, limit=limit, keyword=keyword))
 
     async def retrieve(
         self,
@@ -517,10 +496,7 @@ class AsyncDifyClient(BaseClient):
         retrieval_model: Mapping[str, Any] | None = None,
     ) -> RetrieveResponse:
         """Search a knowledge base (knowledge key)."""
-        result: RetrieveResponse = await self._call(
-            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
-        )
-        return result
+        return await self._call(ops.retrieve(dataset_id, query, retrieval_model=retrieval_model))
 
     # ------------------------------------------------------------------ files and app
 
@@ -533,22 +509,18 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
     ) -> UploadedFile:
         """Upload a file (path, bytes or binary file object)."""
-        result: UploadedFile = await self._call(
+        return await self._call(
             ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
         )
-        return result
 
     async def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        result: AppParameters = await self._call(ops.get_parameters())
-        return result
+        return await self._call(ops.get_parameters())
 
     async def get_info(self) -> AppInfo:
         """The app's name, description and mode."""
-        result: AppInfo = await self._call(ops.get_info())
-        return result
+        return await self._call(ops.get_info())
 
     async def get_meta(self) -> AppMeta:
         """The app's tool icons."""
-        result: AppMeta = await self._call(ops.get_meta())
-        return result
+        return await self._call(ops.get_meta())

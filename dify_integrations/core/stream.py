@@ -54,7 +54,7 @@ _TERMINAL = (MessageEndEvent, WorkflowFinishedEvent, WorkflowPausedEvent)
 class _StreamCore:
     """Pure stream logic shared by the sync and async streams (no I/O)."""
 
-    def __init__(self, op: Operation, timeout: Timeout, secret: str | None = None) -> None:
+    def __init__(self, op: Operation[Any], timeout: Timeout, secret: str | None = None) -> None:
         self._op = op
         self._timeout = timeout
         # The API key, scrubbed from every error built from what the server sent.
@@ -154,7 +154,7 @@ class _StreamCore:
                 f"({self.result.event_count} events received)"
             )
 
-    def _stop_operation(self) -> Operation | None:
+    def _stop_operation(self) -> Operation[Any] | None:
         """The stop call to make on close, or ``None`` when none is needed.
 
         Events decoded but not yet yielded count too: when the terminal event already
@@ -182,7 +182,7 @@ class _StreamCore:
             logger.debug("not stopping the %s task: its task_id is not a UUID", self._op.name)
             return None
 
-    def _begin_close(self) -> Operation | None:
+    def _begin_close(self) -> Operation[Any] | None:
         """Mark the stream closed and drop unread events; the stop call to make, if any.
 
         The stop decision is taken before the queue is dropped, so a terminal event that
@@ -193,7 +193,7 @@ class _StreamCore:
         self._queue.clear()
         return stop_op
 
-    def _explicit_stop_operation(self) -> Operation:
+    def _explicit_stop_operation(self) -> Operation[Any]:
         task_id = self.task_id
         if not task_id or self._op.stop_kind is None:
             raise ValueError("the task id is not known yet: no event carrying it arrived")
@@ -225,10 +225,10 @@ class EventStream(_StreamCore):
         self,
         chunks: Iterator[bytes],
         *,
-        op: Operation,
+        op: Operation[Any],
         timeout: Timeout,
         close_transport: Callable[[], None],
-        run_stop: Callable[[Operation], Any],
+        run_stop: Callable[[Operation[Any]], Any],
         map_error: Callable[[BaseException], BaseException | None],
         secret: str | None = None,
     ) -> None:
@@ -331,9 +331,9 @@ class AsyncEventStream(_StreamCore):
         self,
         open_stream: Callable[[], Awaitable[tuple[AsyncIterator[bytes], Callable[[], None]]]],
         *,
-        op: Operation,
+        op: Operation[Any],
         timeout: Timeout,
-        run_stop: Callable[[Operation], Awaitable[Any]],
+        run_stop: Callable[[Operation[Any]], Awaitable[Any]],
         map_error: Callable[[BaseException], BaseException | None],
         secret: str | None = None,
     ) -> None:

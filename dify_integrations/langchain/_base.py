@@ -12,8 +12,17 @@ from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import DEFAULT_BASE_URL, ENV_USER, Timeout, check_base_url
@@ -38,7 +47,7 @@ class DifyConnection(BaseModel):
     any request, so an adapter can be built before the environment is set.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, populate_by_name=True, extra="forbid")
 
     api_key: SecretStr | None = Field(default_factory=secret_from_env("DIFY_API_KEY", default=None))
     """The app's API key (``app-…``). Read from ``DIFY_API_KEY`` when not given."""
@@ -74,6 +83,22 @@ class DifyConnection(BaseModel):
         # the same way.
         if self.api_key is not None:
             check_api_key(self.api_key.get_secret_value())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        """Rename true aliases (``request_timeout``); refuse unknown names with a close match."""
+        if not isinstance(data, dict):
+            return data
+        data = cls._prepare_arguments(dict(data))
+        return resolve_arguments(
+            cls.__name__, data, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+
+    @classmethod
+    def _prepare_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Hook for a subclass to unpack framework-shaped arguments before the check."""
+        return data
 
     @field_validator("base_url")
     @classmethod
@@ -270,15 +295,23 @@ class DifyModelBase(DifyConnection):
         folder: AnswerFolder,
         run_manager: CallbackManagerForLLMRun | None,
         make_chunk: Callable[[str], _Chunk],
+        make_reasoning_chunk: Callable[[str], _Chunk] | None = None,
     ) -> Iterator[_Chunk]:
         """Run ``stream`` to its end: a chunk per text delta, stop sequences honoured.
 
-        Closes the stream (stopping the server task when it did not finish), then learns
-        the app's name for the final chunk, which the caller builds.
+        With ``make_reasoning_chunk``, each ``reasoning_chunk`` delta becomes a chunk of
+        its own (no answer text in it). Closes the stream (stopping the server task when
+        it did not finish), then learns the app's name for the final chunk, which the
+        caller builds.
         """
         with stream:
             for event in stream:
                 text = folder.add(event)
+                if make_reasoning_chunk is not None and folder.reasoning_delta:
+                    chunk = make_reasoning_chunk(folder.reasoning_delta)
+                    if run_manager:
+                        run_manager.on_llm_new_token("", chunk=chunk)
+                    yield chunk
                 if text:
                     chunk = make_chunk(text)
                     if run_manager:
@@ -295,11 +328,17 @@ class DifyModelBase(DifyConnection):
         folder: AnswerFolder,
         run_manager: AsyncCallbackManagerForLLMRun | None,
         make_chunk: Callable[[str], _Chunk],
+        make_reasoning_chunk: Callable[[str], _Chunk] | None = None,
     ) -> AsyncGenerator[_Chunk, None]:
         """Async twin of :meth:`_emit`."""
         async with stream:
             async for event in stream:
                 text = folder.add(event)
+                if make_reasoning_chunk is not None and folder.reasoning_delta:
+                    chunk = make_reasoning_chunk(folder.reasoning_delta)
+                    if run_manager:
+                        await run_manager.on_llm_new_token("", chunk=chunk)
+                    yield chunk
                 if text:
                     chunk = make_chunk(text)
                     if run_manager:

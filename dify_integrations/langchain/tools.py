@@ -9,6 +9,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import Field
 
 from dify_integrations.core.accumulate import StreamResult
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
@@ -212,8 +213,12 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
             The tool, with ``args_schema`` built from the app's ``user_input_form``
             (required fields, defaults, select options as enums).
         """
+        extra = resolve_arguments(
+            cls.__name__, kwargs, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+        timeout = extra.pop("timeout", timeout)
         values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
-        tool = cls(**{**values, **kwargs})
+        tool = cls(**{**values, **extra})
         sync = tool._get_client()
         return cls._build_from(tool, sync.get_info(), sync.get_parameters(), name, description)
 
@@ -233,8 +238,12 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         **kwargs: Any,
     ) -> DifyWorkflowTool:
         """Async :meth:`from_app` (reads the app over the async client)."""
+        extra = resolve_arguments(
+            cls.__name__, kwargs, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+        timeout = extra.pop("timeout", timeout)
         values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
-        tool = cls(**{**values, **kwargs})
+        tool = cls(**{**values, **extra})
         aclient = tool._get_async_client()
         info = await aclient.get_info()
         parameters = await aclient.get_parameters()

@@ -13,6 +13,7 @@ from llama_index.core.tools.types import (
 )
 from pydantic import BaseModel, SecretStr
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
@@ -68,6 +69,7 @@ class DifyWorkflowTool(AsyncBaseTool):
         ```
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         metadata: ToolMetadata,
@@ -106,6 +108,7 @@ class DifyWorkflowTool(AsyncBaseTool):
     # ------------------------------------------------------------------ construction
 
     @classmethod
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def from_app(
         cls,
         api_key: str | SecretStr | None = None,

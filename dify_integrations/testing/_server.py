@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -15,6 +15,7 @@ from . import (
     _routes_chat,
     _routes_conversations,
     _routes_datasets,
+    _routes_documents,
     _routes_files,
     _routes_workflow,
 )
@@ -25,6 +26,7 @@ from ._middleware import dify_middleware
 from ._settings import SETTINGS_KEY, Settings, UploadLimits
 from ._workflow_run import check_nodes
 from ._workspace import (
+    INDEXING_STATES,
     App,
     ChatMode,
     Dataset,
@@ -102,6 +104,7 @@ class DifyTestServer:
             _routes_conversations,
             _routes_datasets,
             _routes_files,
+            _routes_documents,
         ):
             app.add_routes(module.routes)
         return app
@@ -273,6 +276,39 @@ class DifyTestServer:
         """Add a document to a knowledge base (a ``Dataset`` or its id); searchable at once."""
         dataset_id = dataset.id if isinstance(dataset, Dataset) else dataset
         return self.workspace.add_document(dataset_id, name, text, metadata)
+
+    @property
+    def indexing_delay(self) -> float:
+        """Seconds each indexing state (``waiting`` … ``indexing``) of a document created
+        or updated over the API lasts before ``completed`` (settable; 0: at once)."""
+        return self.settings.indexing_delay
+
+    @indexing_delay.setter
+    def indexing_delay(self, value: float) -> None:
+        self.settings.indexing_delay = value
+
+    def fail_indexing(
+        self,
+        name: str | Callable[[str], bool],
+        *,
+        at: str = "splitting",
+        error: str = "Simulated indexing failure.",
+    ) -> None:
+        """Make the indexing of documents created (or updated) over the API fail.
+
+        Args:
+            name: A document name, or ``match(name) -> bool``.
+            at: The state at which indexing turns to ``error`` (``parsing`` … ``indexing``).
+            error: The document's ``error`` text.
+        """
+        if at not in INDEXING_STATES[:-1]:
+            raise ValueError(f"at must be one of {INDEXING_STATES[:-1]}, got {at!r}")
+        match = name if callable(name) else (lambda n, wanted=name: n == wanted)
+        self.settings.indexing_failures.append((match, at, error))
+
+    def clear_indexing_failures(self) -> None:
+        """Forget every `fail_indexing` rule."""
+        self.settings.indexing_failures.clear()
 
     # ------------------------------------------------------------------ apps
 

@@ -20,17 +20,16 @@ from llama_index.core.vector_stores.types import (
 from dify_integrations.core.accumulate import StreamResult
 from dify_integrations.core.events import parse_event
 from dify_integrations.core.input_schema import fields_to_model, parse_user_input_form
+from dify_integrations.core.retrieval import record_to_chunk, resource_to_chunk
 from dify_integrations.llama_index._convert import (
     build_retrieval_model,
+    chunk_to_node,
     citations_output,
     dify_messages_to_chat_history,
     image_files,
-    merge_by_score,
     messages_to_prompt,
     messages_to_turns,
     metadata_filters_to_dify,
-    record_to_node,
-    resource_to_node,
     to_chat_response,
     to_completion_response,
     tool_arguments,
@@ -256,21 +255,9 @@ def test_qa_segment_appends_answer_and_external_record() -> None:
         {"content": "ext text", "title": "T", "score": 0.5, "metadata": {"segment_id": "e1"}}
     )
     assert external.node.node_id == "e1"
-    assert external.node.metadata["title"] == "T"
+    assert external.node.metadata["document_name"] == "T"
     no_id = record_to_node({"content": "same", "score": 0.1})
     assert no_id.node.node_id == record_to_node({"content": "same", "score": 0.9}).node.node_id
-
-
-def _n(node_id: str, score: float | None) -> NodeWithScore:
-    return NodeWithScore(node=TextNode(id_=node_id, text=node_id), score=score)
-
-
-def test_merge_by_score_orders_unscored_last_and_cuts() -> None:
-    a = [_n("a1", 0.9), _n("a2", 0.2), _n("a3", None)]
-    b = [_n("b1", 0.5), _n("b2", None)]
-    merged = merge_by_score([a, b], None)
-    assert [n.node.node_id for n in merged] == ["a1", "b1", "a2", "a3", "b2"]
-    assert [n.node.node_id for n in merge_by_score([a, b], 2)] == ["a1", "b1"]
 
 
 def test_metadata_filters_to_dify() -> None:
@@ -428,3 +415,11 @@ def test_tool_arguments_keyword_positional_and_input() -> None:
     two = parse_user_input_form([*FORM, {"text-input": {"variable": "b", "required": True}}])
     with pytest.raises(ValueError, match="one variable"):
         tool_arguments(two, fields_to_model(two), ("hi",), {})
+
+
+def record_to_node(record: Any, dataset_id: str | None = None) -> NodeWithScore:
+    return chunk_to_node(record_to_chunk(record, dataset_id))
+
+
+def resource_to_node(resource: Any) -> NodeWithScore:
+    return chunk_to_node(resource_to_chunk(resource))
