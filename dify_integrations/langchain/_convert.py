@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import mimetypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ __all__ = [
     "extract_files",
     "message_text",
     "messages_to_turns",
-    "render_workflow_outputs",
     "usage_to_metadata",
 ]
 
@@ -333,21 +331,3 @@ def chunk_to_document(chunk: Chunk) -> Document:
     ``document_id``, ``document_name``, ``segment_id``, ``segment_position``).
     """
     return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))
-
-
-# --------------------------------------------------------------------------- workflows
-
-
-def render_workflow_outputs(outputs: Mapping[str, Any] | None, answer: str = "") -> str:
-    """Tool content for a workflow's outputs.
-
-    A single text output is returned as that text; anything else as JSON. With no outputs
-    the streamed ``text_chunk`` text (``answer``) is used.
-    """
-    if not outputs:
-        return answer
-    if len(outputs) == 1:
-        (value,) = outputs.values()
-        if isinstance(value, str):
-            return value
-    return json.dumps(outputs, ensure_ascii=False, default=str)

@@ -7,10 +7,9 @@ sync and async code paths of each adapter share them: the only thing that differ
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -36,6 +35,7 @@ from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
 from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.workflow_tool import WorkflowOutcome
 
 __all__ = [
     "ImageUpload",
@@ -53,7 +53,6 @@ __all__ = [
     "to_chat_response",
     "to_completion_response",
     "tool_arguments",
-    "workflow_error_output",
     "workflow_tool_output",
 ]
 
@@ -425,29 +424,6 @@ def build_retrieval_model(
 # --------------------------------------------------------------------------- workflow tool
 
 
-@dataclass
-class _WorkflowText:
-    content: str
-    is_error: bool
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-
-def _workflow_text(result: Any) -> _WorkflowText:
-    status = getattr(result, "status", None)
-    outputs = getattr(result, "outputs", None)
-    outputs = dict(outputs) if isinstance(outputs, Mapping) else {}
-    if status in ("failed", "stopped"):
-        error = getattr(result, "error", None) or f"workflow run {status}"
-        return _WorkflowText(str(error), True, outputs)
-    if len(outputs) == 1:
-        (value,) = outputs.values()
-        if isinstance(value, str):
-            return _WorkflowText(value, False, outputs)
-    if outputs:
-        return _WorkflowText(json.dumps(outputs, ensure_ascii=False, default=str), False, outputs)
-    return _WorkflowText(str(getattr(result, "answer", "") or ""), False, outputs)
-
-
 def tool_arguments(
     fields: Sequence[InputField],
     schema: type[BaseModel],
@@ -494,32 +470,23 @@ def _single_target(fields: Sequence[InputField]) -> str | None:
     return required[0] if len(required) == 1 else None
 
 
-def workflow_error_output(
-    exc: Exception, *, tool_name: str, raw_input: dict[str, Any]
+def workflow_tool_output(
+    outcome: WorkflowOutcome,
+    tool_name: str,
+    raw_input: dict[str, Any],
+    exception: Exception | None = None,
 ) -> ToolOutput:
-    """A :class:`ToolOutput` for a run that broke off with an error (``is_error=True``)."""
-    return ToolOutput(
-        tool_name=tool_name,
-        content=str(exc),
-        raw_input=raw_input,
-        raw_output=None,
-        is_error=True,
-        exception=exc,
-    )
+    """A :class:`ToolOutput` from the core outcome of a run.
 
-
-def workflow_tool_output(result: Any, *, tool_name: str, raw_input: dict[str, Any]) -> ToolOutput:
-    """A :class:`ToolOutput` from a finished workflow run.
-
-    The content is the only string output as is, or all outputs as JSON; ``raw_output`` is
-    the outputs dict. A ``failed`` or ``stopped`` run gives ``is_error=True`` with Dify's
-    error text as the content.
+    The content is the outcome's text, ``raw_output`` the outputs dict (``None`` when the
+    stream broke off) and ``is_error`` the outcome's: failed, stopped and broken-off runs
+    are errors an agent can read; a paused run is not.
     """
-    text = _workflow_text(result)
     return ToolOutput(
         tool_name=tool_name,
-        content=text.content,
+        content=outcome.content,
         raw_input=raw_input,
-        raw_output=text.outputs,
-        is_error=text.is_error,
+        raw_output=None if exception is not None else outcome.outputs,
+        is_error=outcome.is_error,
+        exception=exception,
     )

@@ -17,6 +17,7 @@ from langchain_core.messages import (
 
 from dify_integrations.core.conversation import Turn
 from dify_integrations.core.retrieval import record_to_chunk
+from dify_integrations.core.workflow_tool import render_workflow_outputs
 from dify_integrations.langchain._convert import (
     FileSpec,
     build_retrieval_model,
@@ -25,7 +26,6 @@ from dify_integrations.langchain._convert import (
     extract_files,
     message_text,
     messages_to_turns,
-    render_workflow_outputs,
     usage_to_metadata,
 )
 from dify_integrations.langchain._fold import StopSequenceCutter, cut_at_stop

@@ -21,6 +21,7 @@ from dify_integrations.core.accumulate import StreamResult
 from dify_integrations.core.events import parse_event
 from dify_integrations.core.input_schema import fields_to_model, parse_user_input_form
 from dify_integrations.core.retrieval import record_to_chunk, resource_to_chunk
+from dify_integrations.core.workflow_tool import WorkflowOutcome, workflow_outcome
 from dify_integrations.llama_index._convert import (
     build_retrieval_model,
     chunk_to_node,
@@ -33,7 +34,6 @@ from dify_integrations.llama_index._convert import (
     to_chat_response,
     to_completion_response,
     tool_arguments,
-    workflow_error_output,
     workflow_tool_output,
 )
 from dify_integrations.llama_index._streaming import Progress
@@ -350,7 +350,7 @@ def test_build_retrieval_model_matches_the_request_fixture_shape() -> None:
 
 def test_workflow_output_succeeded_from_fixture() -> None:
     result = _fold("workflow_streaming.sse")
-    output = workflow_tool_output(result, tool_name="t", raw_input={"a": 1})
+    output = workflow_tool_output(workflow_outcome(result), "t", {"a": 1})
     assert output.is_error is False
     assert output.raw_output == result.outputs
     assert output.raw_input == {"a": 1}
@@ -363,7 +363,7 @@ def test_workflow_output_succeeded_from_fixture() -> None:
 def test_workflow_output_failed_from_fixture_is_error_with_dify_text() -> None:
     result = _fold("workflow_failed_streaming.sse")
     assert result.status == "failed"
-    output = workflow_tool_output(result, tool_name="t", raw_input={})
+    output = workflow_tool_output(workflow_outcome(result), "t", {})
     assert output.is_error is True
     assert result.error
     assert output.content == result.error
@@ -372,19 +372,19 @@ def test_workflow_output_failed_from_fixture_is_error_with_dify_text() -> None:
 def test_workflow_output_multiple_outputs_as_json_and_stopped() -> None:
     result = StreamResult()
     result.status, result.outputs = "succeeded", {"a": 1, "b": "x"}
-    assert json.loads(workflow_tool_output(result, tool_name="t", raw_input={}).content) == {
+    assert json.loads(workflow_tool_output(workflow_outcome(result), "t", {}).content) == {
         "a": 1,
         "b": "x",
     }
     result.status, result.error = "stopped", None
-    stopped = workflow_tool_output(result, tool_name="t", raw_input={})
+    stopped = workflow_tool_output(workflow_outcome(result), "t", {})
     assert stopped.is_error
     assert "stopped" in stopped.content
 
 
 def test_workflow_error_output_keeps_exception() -> None:
     exc = RuntimeError("boom")
-    output = workflow_error_output(exc, tool_name="t", raw_input={"x": 1})
+    output = workflow_tool_output(WorkflowOutcome.from_error(exc), "t", {"x": 1}, exc)
     assert output.is_error
     assert output.content == "boom"
     assert output.exception is exc
