@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from dify_integrations.core.tokens import MESSAGE_OVERHEAD, estimate_tokens
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, trim_messages
 from langchain_core.tools import tool
 
+from dify_integrations.core.tokens import MESSAGE_OVERHEAD, estimate_tokens
 from dify_integrations.langchain import ChatDify
 from dify_integrations.langchain import DifyLLM as LangChainDifyLLM
 
