@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
+from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, GenerationChunk
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import (
@@ -34,6 +35,8 @@ from dify_integrations.core.pickling import (
     portable_items,
 )
 from dify_integrations.core.stream import AsyncEventStream, EventStream
+from dify_integrations.core.tokens import MESSAGE_OVERHEAD, estimate_tokens
+from dify_integrations.core.validate import check_api_key
 from dify_integrations.langchain._convert import DEFAULT_MODEL_NAME, DEFAULT_USER
 from dify_integrations.langchain._fold import AnswerFolder
 
@@ -134,6 +137,14 @@ class DifyConnection(BaseModel):
 
     def _unpickled(self) -> None:
         """Hook: finish rebuilding after unpickling."""
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        # Checked here, not in a pydantic validator: a ValidationError keeps the raw input
+        # (the key) in ``errors()`` and its pickle. A key from the environment is checked
+        # the same way.
+        if self.api_key is not None:
+            check_api_key(self.api_key.get_secret_value())
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +272,43 @@ class DifyModelBase(DifyConnection):
 
     def _known_model_name(self) -> str:
         return self.model_name or self._app_name or DEFAULT_MODEL_NAME
+
+    # token counting: offline estimate ------------------------------------------------
+
+    def get_num_tokens(self, text: str) -> int:
+        """An offline *estimate* of the tokens in ``text`` (no download, no ``transformers``).
+
+        The app's model and tokenizer are not known to the Service API, so this is the
+        documented estimate of `dify_integrations.core.tokens.estimate_tokens` (within
+        about 0.87-1.28x of ``cl100k_base`` counts). Dify's ``usage`` after a call is exact.
+        """
+        return estimate_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """An offline estimate for chat messages (``trim_messages(token_counter=model)``).
+
+        Each message counts its text plus its role and
+        `~dify_integrations.core.tokens.MESSAGE_OVERHEAD` tokens; ``tools`` are not
+        counted (a Dify app brings its own tools).
+        """
+        return sum(
+            estimate_tokens(f"{message.type}: {message.text}") + MESSAGE_OVERHEAD
+            for message in messages
+        )
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """Not available: the Service API does not expose the app's tokenizer.
+
+        Raises:
+            NotImplementedError: Always; use `get_num_tokens` (an offline estimate).
+        """
+        raise NotImplementedError(
+            "Dify does not expose the app model's tokenizer, so there are no token ids; "
+            "get_num_tokens() and get_num_tokens_from_messages() give an offline estimate "
+            "(dify_integrations.core.tokens), and Dify's usage after a call is exact."
+        )
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
