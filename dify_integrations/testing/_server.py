@@ -21,6 +21,7 @@ from . import (
     _routes_workflow,
 )
 from ._faults import Fault, FaultKind
+from ._guard import GuardedSite, GuardLimits, default_max_connections
 from ._http import WORKSPACE_KEY
 from ._log import LoggedRequest
 from ._middleware import dify_middleware
@@ -66,6 +67,15 @@ class DifyTestServer:
         token_delay: Default seconds to wait before each streamed piece (per-app override).
         upload_limits: Upload size limits and extension blacklist.
         server_version: ``server_version`` reported by ``GET /v1/``.
+        max_connections: Connections open at once; one more is closed at once. By default
+            half the file-descriptor limit, between 64 and 1024.
+        header_timeout: Seconds a request's headers may take to arrive (slowloris bound).
+        body_timeout: Seconds a request body may stall before the connection is closed.
+
+    Refused and timed-out connections are counted in ``settings.guard_stats``, and a flood
+    of them is logged once (logger ``dify_integrations.testing``), not per connection.
+    The request log keeps JSON bodies of authenticated requests only, each cut to
+    ``settings.log_body_limit`` bytes (64 KiB).
     """
 
     def __init__(
@@ -77,6 +87,9 @@ class DifyTestServer:
         token_delay: float = 0.0,
         upload_limits: UploadLimits | None = None,
         server_version: str = "1.9.1",
+        max_connections: int | None = None,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -87,6 +100,11 @@ class DifyTestServer:
             token_delay=token_delay,
             upload_limits=upload_limits or UploadLimits(),
             server_version=server_version,
+            guard=GuardLimits(
+                max_connections=max_connections or default_max_connections(),
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+            ),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -113,8 +131,14 @@ class DifyTestServer:
     async def _startup(self) -> None:
         self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self._requested_port, backlog=2048, reuse_address=True
+        site = GuardedSite(
+            self._runner,
+            self.host,
+            self._requested_port,
+            limits=self.settings.guard,
+            stats=self.settings.guard_stats,
+            backlog=2048,
+            reuse_address=True,
         )
         await site.start()
         address = self._runner.addresses[0]
