@@ -115,9 +115,11 @@ class BaseClient:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
         ops.check_key_kind(op, self._secret)
         url = self._config.base_url + op.path
-        if op.json is not None:
-            return url, self._json_headers, ops.encode_json(op.json)
-        return url, self._headers, None
+        body = ops.encode_json(op.json) if op.json is not None else None
+        headers = self._json_headers if body is not None else self._headers
+        if op.headers:
+            headers = {**headers, **op.headers}
+        return url, headers, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -135,7 +137,9 @@ class BaseClient:
 
     @staticmethod
     def _parse_body(op: ops.Operation[T], status: int, raw: bytes) -> T:
-        """Decode and parse a 2xx body into ``op``'s model."""
+        """Decode and parse a 2xx body into ``op``'s model (``bytes`` for a binary answer)."""
+        if op.binary:
+            return op.parse(raw)
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:

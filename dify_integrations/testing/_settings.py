@@ -50,6 +50,8 @@ class Settings:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     log: RequestLog = field(default_factory=RequestLog)
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    chatflow_order: str = "current"
+    """``current`` (``message_end`` before ``workflow_finished``) or ``legacy``."""
 
 
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)
