@@ -29,6 +29,8 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.knowledge import IndexingError, IndexingTimeoutError
+from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
@@ -41,12 +43,16 @@ __all__ = [
     "AgentNotPublishedError",
     "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AuthenticationError",
     "BadRequestError",
     "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
     "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -26,6 +26,8 @@ from .errors import (
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .knowledge import IndexingError, IndexingTimeoutError
+from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .sse import SSEDecoder, SSEFrame
 from .stream import AsyncEventStream, EventStream
 
@@ -36,6 +38,7 @@ __all__ = [
     "AgentNotPublishedError",
     "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AsyncEventStream",
     "AuthenticationError",
     "BadRequestError",
@@ -43,8 +46,11 @@ __all__ = [
     "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
     "EventStream",
     "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -242,7 +242,7 @@ class DifyClient(AppMethods, BaseClient):
                     stream=op.stream,
                 )
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         status = response.status_code
         self._log(op, status)
         if status >= 300:
@@ -263,7 +263,7 @@ class DifyClient(AppMethods, BaseClient):
         try:
             raw = b"" if op.empty else response.content
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.close()
         return self._parse_body(op, response.status_code, raw)
@@ -276,7 +276,7 @@ class DifyClient(AppMethods, BaseClient):
                 chunks = iter([blocking_body_as_stream(response.content)])
             except Exception as exc:
                 response.close()
-                raise_mapped(exc, map_transport_error(exc))
+                raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         return EventStream(
             chunks,
             op=op,

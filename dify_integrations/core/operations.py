@@ -12,7 +12,6 @@ import json
 import mimetypes
 import os
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,15 @@ from .models import (
     UploadedFile,
     WorkflowRunDetail,
     WorkflowRunResponse,
+)
+from .retrieval import check_query
+from .validate import (
+    check_filename,
+    check_json_numbers,
+    check_mime_type,
+    check_regular_file,
+    path_segment,
+    uuid_id,
 )
 
 __all__ = [
@@ -126,7 +134,7 @@ class Operation(Generic[T]):
     path: str
     key_kind: KeyKind = "app"
     json: dict[str, Any] | None = None
-    params: dict[str, str | int] | None = None
+    params: dict[str, Any] | None = None
     multipart: Multipart | None = None
     idempotent: bool = False
     stream: bool = False
@@ -172,7 +180,12 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
     Returns:
         Encoded bytes.
     """
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN/infinity outside ``inputs`` (which is checked with a path)
+        check_json_numbers(body, "the request body")
+        raise
+    return text.encode("utf-8")
 
 
 def check_key_kind(op: Operation[Any], api_key: str) -> None:
@@ -222,16 +235,11 @@ def _text(value: Any, name: str, *, allow_empty: bool = False) -> str:
 
 
 def _uuid(value: Any, name: str) -> str:
-    text = _text(value, name)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a UUID, got {text!r}") from None
-    return text
+    return uuid_id(value, name)
 
 
 def _id(value: Any, name: str) -> str:
-    return quote(_text(value, name).strip(), safe="")
+    return quote(path_segment(value, name), safe="")
 
 
 def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -242,6 +250,7 @@ def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in inputs:
         if not isinstance(key, str):
             raise TypeError("inputs keys must be strings")
+    check_json_numbers(inputs, "inputs")
     return dict(inputs)
 
 
@@ -515,7 +524,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation[di
     return Operation(
         name=f"stop_{kind}",
         method="POST",
-        path=template.format(_id(task_id, "task_id")),
+        path=template.format(_uuid(task_id, "task_id")),
         json={"user": who},
         idempotent=True,
         user=who,
@@ -537,7 +546,7 @@ def get_workflow_run(workflow_run_id: str) -> Operation[WorkflowRunDetail]:
     return Operation(
         name="get_workflow_run",
         method="GET",
-        path=f"/workflows/run/{_id(workflow_run_id, 'workflow_run_id')}",
+        path=f"/workflows/run/{_uuid(workflow_run_id, 'workflow_run_id')}",
         idempotent=True,
         model=WorkflowRunDetail,
     )
@@ -683,7 +692,12 @@ def list_messages(
 
 
 def list_datasets(
-    *, page: int = 1, limit: int = 20, keyword: str | None = None
+    *,
+    page: int = 1,
+    limit: int = 20,
+    keyword: str | None = None,
+    tag_ids: Sequence[str] | None = None,
+    include_all: bool | None = None,
 ) -> Operation[DatasetList]:
     """``GET /datasets`` (knowledge key).
 
@@ -691,6 +705,8 @@ def list_datasets(
         page: 1-based page.
         limit: Page size, 1-100.
         keyword: Name filter.
+        tag_ids: Only datasets with one of these tags (sent as repeated ``tag_ids``).
+        include_all: Workspace owners: ignore permission filtering.
 
     Returns:
         The operation.
@@ -699,9 +715,18 @@ def list_datasets(
         raise TypeError("page must be an integer")
     if page < 1:
         raise ValueError("page must be >= 1")
-    params: dict[str, str | int] = {"page": page, "limit": _limit(limit)}
+    params: dict[str, Any] = {"page": page, "limit": _limit(limit)}
     if keyword:
         params["keyword"] = _text(keyword, "keyword")
+    if tag_ids is not None:
+        if isinstance(tag_ids, str) or not isinstance(tag_ids, Sequence):
+            raise TypeError("tag_ids must be a list of tag ids")
+        if tag_ids:
+            params["tag_ids"] = [_uuid(t, "tag_ids[]") for t in tag_ids]
+    if include_all is not None:
+        if not isinstance(include_all, bool):
+            raise TypeError("include_all must be a bool")
+        params["include_all"] = "true" if include_all else "false"
     return Operation(
         name="list_datasets",
         method="GET",
@@ -766,14 +791,14 @@ def retrieve(
 
     Args:
         dataset_id: Knowledge-base UUID.
-        query: Search text (non-empty).
+        query: Search text (non-empty, at most 250 characters: Dify's limit).
         retrieval_model: Search settings (``search_method``, ``top_k``, ...).
 
     Returns:
         The operation.
     """
     did = _uuid(dataset_id, "dataset_id")
-    body: dict[str, Any] = {"query": _text(query, "query")}
+    body: dict[str, Any] = {"query": check_query(_text(query, "query"))}
     if retrieval_model is not None:
         if not isinstance(retrieval_model, Mapping):
             raise TypeError("retrieval_model must be a mapping")
@@ -806,7 +831,13 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         try:
-            content = path.read_bytes()
+            # A device or a FIFO never ends (``/dev/zero`` would read until MemoryError) and
+            # opening a FIFO blocks: check the path first, then the opened file (the path
+            # may have been swapped in between).
+            check_regular_file(path.stat(), f"file {str(path)!r}")
+            with path.open("rb") as handle:
+                check_regular_file(os.fstat(handle.fileno()), f"file {str(path)!r}")
+                content = handle.read()
         except OSError as exc:
             raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
         return content, filename or path.name
@@ -815,6 +846,15 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     read = getattr(file, "read", None)
     if not callable(read):
         raise TypeError("file must be a path, bytes or a binary file object")
+    fileno = getattr(file, "fileno", None)
+    descriptor: int | None = None
+    if callable(fileno):
+        try:
+            descriptor = fileno()
+        except (OSError, ValueError):  # io.BytesIO and friends have no descriptor
+            descriptor = None
+    if isinstance(descriptor, int):
+        check_regular_file(os.fstat(descriptor), "the file object")
     try:
         content = read()
     except OSError as exc:
@@ -845,18 +885,21 @@ def upload_file(
         The operation.
 
     Raises:
-        ValueError: Unreadable file, empty file, missing or invalid filename.
+        ValueError: Unreadable, empty or non-regular file (a device, FIFO or socket),
+            missing filename or one with a path separator or control character, or a
+            ``mime_type`` that is not a plain media type.
         TypeError: Unsupported ``file`` type.
     """
     content, name = _read_file(file, filename)
     if not name:
         raise ValueError("filename= is required when uploading bytes or a nameless file object")
-    name = _text(name, "filename")
-    if "/" in name or "\\" in name:
-        raise ValueError(f"filename must not contain path separators: {name!r}")
+    name = check_filename(_text(name, "filename"))
     if not content:
         raise ValueError(f"file {name!r} is empty")
-    mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if mime_type is not None:
+        mime = check_mime_type(mime_type)
+    else:
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     fields: dict[str, str] = {}
     if user is not None:
         fields["user"] = _user(user)

@@ -24,8 +24,17 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
@@ -35,6 +44,7 @@ from dify_integrations.core.conversation import (
     plan_conversation,
 )
 from dify_integrations.core.errors import DifyError
+from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
@@ -158,6 +168,8 @@ class DifyLLM(LLM):
         ``conversation_id`` and ``message_id`` too.
     """
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
     api_key: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="Dify app key (app-...)."
     )
@@ -194,6 +206,7 @@ class DifyLLM(LLM):
     _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _mode: str | None = PrivateAttr(default=None)
     _app_name: str | None = PrivateAttr(default=None)
+    _key_source: KeySource | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -218,6 +231,15 @@ class DifyLLM(LLM):
         self.user = clients.user
         self._mode = self.app_mode
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        """Rename aliases (``api_base``, ``model``, ``request_timeout``); refuse unknown names."""
+        if not isinstance(data, dict):
+            return data
+        accepted = [*field_names(cls.model_fields), "client", "async_client"]
+        return resolve_arguments(cls.__name__, data, accepted, LLAMA_INDEX_ALIASES)
+
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> DifyLLM:
         """A copy with its own settings and conversation memory, sharing the clients."""
         clone = self.model_copy()
@@ -230,7 +252,8 @@ class DifyLLM(LLM):
         """Pickle the settings only: never the key, the clients or the conversation memory.
 
         Unpickling rebuilds the instance from its settings, reading the key from
-        ``DIFY_API_KEY`` in the process that loads it.
+        ``DIFY_API_KEY`` (or the source set with ``core.pickling.key_from``) in the process
+        that loads it.
         """
         # pydantic's state, not LlamaIndex's: that one test-pickles (and warns about) the
         # private attributes, which are all dropped here anyway.
@@ -239,21 +262,19 @@ class DifyLLM(LLM):
             k: v for k, v in state["__dict__"].items() if k != "api_key" and _picklable(v)
         }
         state["__pydantic_private__"] = {}
+        state[KEY_SOURCE_STATE] = key_source_of(self)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild from pickled settings; the key comes from ``DIFY_API_KEY``.
+        """Rebuild from pickled settings; the key is read again where it is loaded.
 
         Raises:
-            ValueError: If ``DIFY_API_KEY`` is not set where the pickle is loaded.
+            ValueError: If the key is not found where the pickle is loaded.
         """
-        try:
-            self.__init__(**state["__dict__"])  # type: ignore[misc]
-        except ValueError as exc:
-            raise ValueError(
-                "cannot unpickle DifyLLM: its API key is never pickled; set DIFY_API_KEY in "
-                "this process, or build a new DifyLLM(api_key=...)"
-            ) from exc
+        source: KeySource = state.get(KEY_SOURCE_STATE) or KeySource()
+        api_key = source.resolve(("DIFY_API_KEY",), "DifyLLM")
+        self.__init__(**{**state["__dict__"], "api_key": api_key})  # type: ignore[misc]
+        self._key_source = source
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:
