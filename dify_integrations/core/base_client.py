@@ -144,6 +144,8 @@ class BaseClient:
         and a validation error (whose text quotes the server's values) is summarised by
         location and kind only and not chained at all.
         """
+        if op.binary:
+            return op.parse(raw)
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:
