@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     from dify_integrations.batch.cli import add_parser as add_batch_parser
 
     add_batch_parser(sub)
+    from dify_integrations.knowledge_api import _cli as knowledge_api_cli
+
+    knowledge_api_cli.add_parser(sub)
     return parser
 
 
@@ -81,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dify_integrations.batch.cli import run as run_batch_command
 
         return run_batch_command(args)
+    if args.command == "knowledge-api":
+        from dify_integrations.knowledge_api import _cli as knowledge_api_cli
+
+        return knowledge_api_cli.run(args)
     if args.command == "demo":
         from dify_integrations.demo import run_demo
 

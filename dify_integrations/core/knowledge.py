@@ -405,9 +405,13 @@ def update_dataset(dataset_id: str, **fields: Any) -> Operation[Dataset]:
     if "permission" in body:
         _choice(body["permission"], "permission", PERMISSIONS)
     return _op(
-        "update_dataset", "PATCH", _dataset_path(dataset_id), json=body, idempotent=True,
+        "update_dataset",
+        "PATCH",
+        _dataset_path(dataset_id),
+        json=body,
+        idempotent=True,
         model=Dataset,
-    )  # fmt: skip
+    )
 
 
 def delete_dataset(dataset_id: str) -> Operation[None]:
@@ -616,9 +620,13 @@ def list_documents(
     if status is not None:
         params["status"] = _choice(status, "status", DOCUMENT_STATUSES)
     return _op(
-        "list_documents", "GET", f"{_dataset_path(dataset_id)}/documents", params=params,
-        idempotent=True, model=DocumentList,
-    )  # fmt: skip
+        "list_documents",
+        "GET",
+        f"{_dataset_path(dataset_id)}/documents",
+        params=params,
+        idempotent=True,
+        model=DocumentList,
+    )
 
 
 def get_document(
@@ -685,9 +693,13 @@ def list_segments(
     if keyword:
         params["keyword"] = _text(keyword, "keyword")
     return _op(
-        "list_segments", "GET", f"{_document_path(dataset_id, document_id)}/segments",
-        params=params, idempotent=True, model=SegmentList,
-    )  # fmt: skip
+        "list_segments",
+        "GET",
+        f"{_document_path(dataset_id, document_id)}/segments",
+        params=params,
+        idempotent=True,
+        model=SegmentList,
+    )
 
 
 def add_segments(
@@ -706,9 +718,12 @@ def add_segments(
         raise ValueError(f"segments must hold 1 to 1000 items, got {len(segments)}")
     body = {"segments": [_segment_payload(s, f"segments[{i}]") for i, s in enumerate(segments)]}
     return _op(
-        "add_segments", "POST", f"{_document_path(dataset_id, document_id)}/segments",
-        json=body, model=SegmentList,
-    )  # fmt: skip
+        "add_segments",
+        "POST",
+        f"{_document_path(dataset_id, document_id)}/segments",
+        json=body,
+        model=SegmentList,
+    )
 
 
 def update_segment(
@@ -775,9 +790,12 @@ def metadata_type(value: Any) -> MetadataType:
 def list_metadata_fields(dataset_id: str) -> Operation[MetadataFieldList]:
     """``GET /datasets/{id}/metadata``."""
     return _op(
-        "list_metadata_fields", "GET", f"{_dataset_path(dataset_id)}/metadata",
-        idempotent=True, model=MetadataFieldList,
-    )  # fmt: skip
+        "list_metadata_fields",
+        "GET",
+        f"{_dataset_path(dataset_id)}/metadata",
+        idempotent=True,
+        model=MetadataFieldList,
+    )
 
 
 def create_metadata_field(
@@ -789,9 +807,12 @@ def create_metadata_field(
     if len(name) > 255:
         raise ValueError("metadata field names are at most 255 characters")
     return _op(
-        "create_metadata_field", "POST", f"{_dataset_path(dataset_id)}/metadata", json=body,
+        "create_metadata_field",
+        "POST",
+        f"{_dataset_path(dataset_id)}/metadata",
+        json=body,
         model=MetadataField,
-    )  # fmt: skip
+    )
 
 
 def set_document_metadata(
@@ -824,6 +845,9 @@ def set_document_metadata(
         item["metadata_list"] = [dict(m) for m in values]
         items.append(item)
     return _op(
-        "set_document_metadata", "POST", f"{_dataset_path(dataset_id)}/documents/metadata",
-        json={"operation_data": items}, idempotent=True,
-    )  # fmt: skip
+        "set_document_metadata",
+        "POST",
+        f"{_dataset_path(dataset_id)}/documents/metadata",
+        json={"operation_data": items},
+        idempotent=True,
+    )

@@ -326,9 +326,9 @@ class DifyKnowledgeClient:
         ``status``)."""
         return self._run(kb.list_documents(dataset_id, **query))
 
-    def get_document(self, dataset_id: str, document_id: str, *, metadata: str = "all") -> (
-        DatasetDocument
-    ):  # fmt: skip
+    def get_document(
+        self, dataset_id: str, document_id: str, *, metadata: str = "all"
+    ) -> DatasetDocument:
         """One document, with its metadata."""
         return self._run(kb.get_document(dataset_id, document_id, metadata=metadata))
 

@@ -35,6 +35,7 @@ from .models import (
     WorkflowRunDetail,
     WorkflowRunResponse,
 )
+from .retrieval import check_query
 
 __all__ = [
     "RESPONSE_MODES",
@@ -732,14 +733,14 @@ def retrieve(
 
     Args:
         dataset_id: Knowledge-base UUID.
-        query: Search text (non-empty).
+        query: Search text (non-empty, at most 250 characters: Dify's limit).
         retrieval_model: Search settings (``search_method``, ``top_k``, ...).
 
     Returns:
         The operation.
     """
     did = _uuid(dataset_id, "dataset_id")
-    body: dict[str, Any] = {"query": _text(query, "query")}
+    body: dict[str, Any] = {"query": check_query(_text(query, "query"))}
     if retrieval_model is not None:
         if not isinstance(retrieval_model, Mapping):
             raise TypeError("retrieval_model must be a mapping")

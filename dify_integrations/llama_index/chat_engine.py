@@ -19,13 +19,14 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.conversation import Turn, plan_conversation
+from dify_integrations.core.retrieval import resource_to_chunk
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     as_dict,
+    chunk_to_node,
     citations_output,
     dify_messages_to_chat_history,
     messages_to_turns,
-    resource_to_node,
     result_metadata,
     to_chat_response,
 )
@@ -174,7 +175,7 @@ class DifyChatEngine(BaseChatEngine):
         return AgentChatResponse(
             response=text,
             sources=citations_output(resources),
-            source_nodes=[resource_to_node(r) for r in resources],
+            source_nodes=[chunk_to_node(resource_to_chunk(r)) for r in resources],
             metadata=_engine_metadata(result),
         )
 
@@ -216,7 +217,7 @@ class DifyChatEngine(BaseChatEngine):
     @staticmethod
     def _complete_streaming(response: StreamingAgentChatResponse, result: Any, text: str) -> None:
         resources = list(getattr(result, "retriever_resources", []))
-        response.source_nodes.extend(resource_to_node(r) for r in resources)
+        response.source_nodes.extend(chunk_to_node(resource_to_chunk(r)) for r in resources)
         response.sources.extend(citations_output(resources))
         response.response = text
         # response_gen sets ``response`` from ``unformatted_response`` (the joined deltas)

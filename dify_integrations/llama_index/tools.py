@@ -18,19 +18,14 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.errors import StreamError
-from dify_integrations.core.input_schema import (
-    InputField,
-    fields_to_model,
-    parse_user_input_form,
-    tool_name,
+from dify_integrations.core.input_schema import InputField, fields_to_model
+from dify_integrations.core.workflow_tool import (
+    WorkflowOutcome,
+    describe_workflow_app,
+    workflow_outcome,
 )
 from dify_integrations.llama_index._clients import ClientPair
-from dify_integrations.llama_index._convert import (
-    as_dict,
-    tool_arguments,
-    workflow_error_output,
-    workflow_tool_output,
-)
+from dify_integrations.llama_index._convert import tool_arguments, workflow_tool_output
 from dify_integrations.llama_index._streaming import afold, fold
 
 __all__ = ["DifyWorkflowTool"]
@@ -44,8 +39,11 @@ class DifyWorkflowTool(AsyncBaseTool):
     ``GET /parameters`` (the same mapping as the LangChain tool). A call runs the workflow
     in streaming mode and returns a ``ToolOutput`` whose content is the text output (or
     all outputs as JSON) and whose ``raw_output`` is the outputs dict. A run that Dify
-    reports as ``failed`` or ``stopped`` gives ``is_error=True`` with Dify's error text, so
-    an agent can read it; HTTP errors (bad key, bad inputs) raise the core's exceptions.
+    reports as ``failed`` or ``stopped`` (or whose stream broke off with an ``error``
+    event) gives ``is_error=True`` with Dify's error text, so an agent can read it; a
+    ``paused`` run (waiting for human input) gives a notice saying so. Each status gives
+    the same outcome as the LangChain tool (see :mod:`dify_integrations.core.workflow_tool`).
+    HTTP errors (bad key, bad inputs) raise the core's exceptions.
 
     Setup:
         Set ``DIFY_API_KEY`` (the workflow app's key) and ``DIFY_BASE_URL``.
@@ -197,23 +195,13 @@ class DifyWorkflowTool(AsyncBaseTool):
         description: str | None,
         return_direct: bool,
     ) -> None:
-        app = as_dict(info)
-        mode = app.get("mode")
-        if mode and mode != "workflow":
-            raise ValueError(
-                f"DifyWorkflowTool needs a workflow app; {app.get('name')!r} is a {mode!r} app"
-            )
-        app_name = str(app.get("name") or "")
-        fields = parse_user_input_form(as_dict(parameters).get("user_input_form"))
-        final_name = name or tool_name(app_name)
-        schema = fields_to_model(fields, _model_name(final_name))
-        text = description or app.get("description") or f"Run the Dify workflow {app_name!r}."
-        self._fields = fields
-        self._schema = schema
+        spec = describe_workflow_app(info, parameters, name, description)
+        self._fields = spec.fields
+        self._schema = fields_to_model(spec.fields, spec.schema_name)
         self._metadata = ToolMetadata(
-            description=str(text),
-            name=final_name,
-            fn_schema=schema,
+            description=spec.description,
+            name=spec.name,
+            fn_schema=self._schema,
             return_direct=return_direct,
         )
 
@@ -237,8 +225,8 @@ class DifyWorkflowTool(AsyncBaseTool):
         try:
             result, _ = fold(stream)
         except StreamError as exc:
-            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
-        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
+        return workflow_tool_output(workflow_outcome(result), name, inputs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
         """Async :meth:`call` on the native async client."""
@@ -248,8 +236,8 @@ class DifyWorkflowTool(AsyncBaseTool):
         try:
             result, _ = await afold(stream)
         except StreamError as exc:
-            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
-        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
+        return workflow_tool_output(workflow_outcome(result), name, inputs)
 
     def close(self) -> None:
         """Close the sync client if this tool created it."""
@@ -258,7 +246,3 @@ class DifyWorkflowTool(AsyncBaseTool):
     async def aclose(self) -> None:
         """Close every client this tool created."""
         await self._clients.aclose()
-
-
-def _model_name(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_") if part) + "Inputs"

@@ -295,7 +295,9 @@ def _check_indexing_technique(ds: Dataset, technique: str | None) -> None:
         ds.indexing_technique = ds.indexing_technique or technique
 
 
-async def _multipart(request: web.Request) -> tuple[dict[str, str], list[tuple[str, str | None, str | None, bytes]]]:  # fmt: skip
+async def _multipart(
+    request: web.Request,
+) -> tuple[dict[str, str], list[tuple[str, str | None, str | None, bytes]]]:
     fields: dict[str, str] = {}
     files: list[tuple[str, str | None, str | None, bytes]] = []
     if request.content_type.startswith("multipart/"):
@@ -502,9 +504,14 @@ async def list_documents(request: web.Request) -> web.Response:
         total = len(docs)
         data = [document_json(ws, ds, d) for d in docs[(page - 1) * limit : page * limit]]
     return json_response(
-        {"data": data, "has_more": page * limit < total, "limit": limit, "total": total,
-         "page": page}
-    )  # fmt: skip
+        {
+            "data": data,
+            "has_more": page * limit < total,
+            "limit": limit,
+            "total": total,
+            "page": page,
+        }
+    )
 
 
 @routes.get(_DOC)
@@ -584,7 +591,9 @@ def segment_json(seg: Segment, created_by: str) -> dict[str, Any]:
     return body
 
 
-def _segments_page(ws: Workspace, ds: Dataset, segs: list[Segment], page: int, limit: int) -> dict[str, Any]:  # fmt: skip
+def _segments_page(
+    ws: Workspace, ds: Dataset, segs: list[Segment], page: int, limit: int
+) -> dict[str, Any]:
     total = len(segs)
     return {
         "data": [segment_json(s, ds.created_by) for s in segs[(page - 1) * limit : page * limit]],

@@ -161,8 +161,13 @@ def test_document_lifecycle(kb: KB, dataset_id: str) -> None:
     kb("wait_for_indexing", dataset_id, updated.batch, timeout=10)
     assert "Refunds" in kb("retrieve", dataset_id, "refunds").records[0].segment.content
 
-    by_file = kb("update_document_by_file", dataset_id, doc_id, b"Exchange any time.",
-                 filename="exchange.txt")  # fmt: skip
+    by_file = kb(
+        "update_document_by_file",
+        dataset_id,
+        doc_id,
+        b"Exchange any time.",
+        filename="exchange.txt",
+    )
     kb("wait_for_indexing", by_file, timeout=10)
     assert kb("get_document", dataset_id, doc_id).name == "exchange.txt"
 
@@ -273,11 +278,18 @@ def test_segments(kb: KB, dataset_id: str) -> None:
     doc = _indexed(kb, dataset_id, "faq.md", "Opening hours are 9 to 5.").document
     listed = kb("list_segments", dataset_id, doc.id)
     assert [s.content for s in listed.data] == ["Opening hours are 9 to 5."]
-    added = kb("add_segments", dataset_id, doc.id, [{"content": "Closed on Sundays.",
-               "keywords": ["sunday"]}])  # fmt: skip
+    added = kb(
+        "add_segments",
+        dataset_id,
+        doc.id,
+        [{"content": "Closed on Sundays.", "keywords": ["sunday"]}],
+    )
     seg = added.data[0]
-    assert (seg.content, seg.keywords, seg.document_id) == ("Closed on Sundays.", ["sunday"],
-                                                            doc.id)  # fmt: skip
+    assert (seg.content, seg.keywords, seg.document_id) == (
+        "Closed on Sundays.",
+        ["sunday"],
+        doc.id,
+    )
     assert kb("list_segments", dataset_id, doc.id).total == 2
     assert kb("retrieve", dataset_id, "sundays").records[0].segment.id == seg.id
     changed = kb("update_segment", dataset_id, doc.id, seg.id, content="Open on Sundays too.")
@@ -354,8 +366,16 @@ def test_metadata(kb: KB, dataset_id: str) -> None:
     )
     assert [r.segment.document_id for r in filtered.records] == [other.id]
     # Dify's batch call as is
-    kb("set_documents_metadata", dataset_id, [{"document_id": other.id, "metadata_list": [
-        {"id": fields["team"].id, "name": "team", "value": "legal"}]}])  # fmt: skip
+    kb(
+        "set_documents_metadata",
+        dataset_id,
+        [
+            {
+                "document_id": other.id,
+                "metadata_list": [{"id": fields["team"].id, "name": "team", "value": "legal"}],
+            }
+        ],
+    )
     assert kb("get_document", dataset_id, other.id).metadata == {"team": "legal"}
 
 
