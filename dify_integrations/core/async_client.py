@@ -249,7 +249,7 @@ class AsyncDifyClient(BaseClient):
                 proxy=self._proxy,
             )
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         status = response.status
         self._log(op, status)
         if status >= 300:
@@ -271,7 +271,7 @@ class AsyncDifyClient(BaseClient):
             raw = await response.read()
         except Exception as exc:
             response.close()
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.release()
         return self._parse_body(op, response.status, raw)
@@ -284,7 +284,7 @@ class AsyncDifyClient(BaseClient):
                     raw = await response.read()
                 except Exception as exc:
                     response.close()
-                    raise_mapped(exc, map_transport_error(exc))
+                    raise_mapped(exc, map_transport_error(exc), secret=self._secret)
                 finally:
                     response.release()
                 return _once(blocking_body_as_stream(raw)), response.close

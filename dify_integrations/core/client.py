@@ -241,7 +241,7 @@ class DifyClient(BaseClient):
                     stream=op.stream,
                 )
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         status = response.status_code
         self._log(op, status)
         if status >= 300:
@@ -262,7 +262,7 @@ class DifyClient(BaseClient):
         try:
             raw = b"" if op.empty else response.content
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.close()
         return self._parse_body(op, response.status_code, raw)
@@ -275,7 +275,7 @@ class DifyClient(BaseClient):
                 chunks = iter([blocking_body_as_stream(response.content)])
             except Exception as exc:
                 response.close()
-                raise_mapped(exc, map_transport_error(exc))
+                raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         return EventStream(
             chunks,
             op=op,

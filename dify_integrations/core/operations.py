@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,14 @@ from .models import (
     WorkflowRunResponse,
 )
 from .retrieval import check_query
+from .validate import (
+    check_filename,
+    check_json_numbers,
+    check_mime_type,
+    check_regular_file,
+    path_segment,
+    uuid_id,
+)
 
 __all__ = [
     "RESPONSE_MODES",
@@ -167,7 +174,12 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
     Returns:
         Encoded bytes.
     """
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN/infinity outside ``inputs`` (which is checked with a path)
+        check_json_numbers(body, "the request body")
+        raise
+    return text.encode("utf-8")
 
 
 def check_key_kind(op: Operation[Any], api_key: str) -> None:
@@ -217,16 +229,11 @@ def _text(value: Any, name: str, *, allow_empty: bool = False) -> str:
 
 
 def _uuid(value: Any, name: str) -> str:
-    text = _text(value, name)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a UUID, got {text!r}") from None
-    return text
+    return uuid_id(value, name)
 
 
 def _id(value: Any, name: str) -> str:
-    return quote(_text(value, name).strip(), safe="")
+    return quote(path_segment(value, name), safe="")
 
 
 def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -237,6 +244,7 @@ def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in inputs:
         if not isinstance(key, str):
             raise TypeError("inputs keys must be strings")
+    check_json_numbers(inputs, "inputs")
     return dict(inputs)
 
 
@@ -466,7 +474,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation[di
     return Operation(
         name=f"stop_{kind}",
         method="POST",
-        path=template.format(_id(task_id, "task_id")),
+        path=template.format(_uuid(task_id, "task_id")),
         json={"user": who},
         idempotent=True,
         user=who,
@@ -488,7 +496,7 @@ def get_workflow_run(workflow_run_id: str) -> Operation[WorkflowRunDetail]:
     return Operation(
         name="get_workflow_run",
         method="GET",
-        path=f"/workflows/run/{_id(workflow_run_id, 'workflow_run_id')}",
+        path=f"/workflows/run/{_uuid(workflow_run_id, 'workflow_run_id')}",
         idempotent=True,
         model=WorkflowRunDetail,
     )
@@ -773,7 +781,13 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         try:
-            content = path.read_bytes()
+            # A device or a FIFO never ends (``/dev/zero`` would read until MemoryError) and
+            # opening a FIFO blocks: check the path first, then the opened file (the path
+            # may have been swapped in between).
+            check_regular_file(path.stat(), f"file {str(path)!r}")
+            with path.open("rb") as handle:
+                check_regular_file(os.fstat(handle.fileno()), f"file {str(path)!r}")
+                content = handle.read()
         except OSError as exc:
             raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
         return content, filename or path.name
@@ -782,6 +796,15 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     read = getattr(file, "read", None)
     if not callable(read):
         raise TypeError("file must be a path, bytes or a binary file object")
+    fileno = getattr(file, "fileno", None)
+    descriptor: int | None = None
+    if callable(fileno):
+        try:
+            descriptor = fileno()
+        except (OSError, ValueError):  # io.BytesIO and friends have no descriptor
+            descriptor = None
+    if isinstance(descriptor, int):
+        check_regular_file(os.fstat(descriptor), "the file object")
     try:
         content = read()
     except OSError as exc:
@@ -812,18 +835,21 @@ def upload_file(
         The operation.
 
     Raises:
-        ValueError: Unreadable file, empty file, missing or invalid filename.
+        ValueError: Unreadable, empty or non-regular file (a device, FIFO or socket),
+            missing filename or one with a path separator or control character, or a
+            ``mime_type`` that is not a plain media type.
         TypeError: Unsupported ``file`` type.
     """
     content, name = _read_file(file, filename)
     if not name:
         raise ValueError("filename= is required when uploading bytes or a nameless file object")
-    name = _text(name, "filename")
-    if "/" in name or "\\" in name:
-        raise ValueError(f"filename must not contain path separators: {name!r}")
+    name = check_filename(_text(name, "filename"))
     if not content:
         raise ValueError(f"file {name!r} is empty")
-    mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if mime_type is not None:
+        mime = check_mime_type(mime_type)
+    else:
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     fields: dict[str, str] = {}
     if user is not None:
         fields["user"] = _user(user)

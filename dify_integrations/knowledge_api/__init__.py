@@ -26,13 +26,14 @@ from __future__ import annotations
 from ._app import ServiceSettings, create_app
 from ._conditions import OPERATORS, Condition, ConditionError, MetadataCondition
 from ._records import Record, normalize_score
-from ._serve import load_retrievers, serve
+from ._serve import KnowledgeAPIServer, load_retrievers, serve
 from ._sources import Query
 
 __all__ = [
     "OPERATORS",
     "Condition",
     "ConditionError",
+    "KnowledgeAPIServer",
     "MetadataCondition",
     "Query",
     "Record",

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from ._app import ServiceSettings, create_app
 
-__all__ = ["load_retrievers", "serve"]
+__all__ = ["KnowledgeAPIServer", "load_retrievers", "serve"]
 
 KEY_ENV = "DIFY_KNOWLEDGE_API_KEY"
 
@@ -130,3 +131,91 @@ def serve(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
     return 0
+
+
+class KnowledgeAPIServer:
+    """The service in a background thread (tests, notebooks): ``with KnowledgeAPIServer(...)``.
+
+    Example:
+        ```python
+        with KnowledgeAPIServer({"kb": lambda q: [q]}, api_key="k") as service:
+            print(service.endpoint)  # http://127.0.0.1:<port>, the API Endpoint for Dify
+        ```
+
+    Args:
+        retrievers: ``knowledge_id -> retriever`` (see ``create_app``).
+        api_key: The key (or a mapping ``knowledge_id -> key``).
+        settings: Limits.
+        host: Address to bind (default loopback).
+        port: Port (default: a free one).
+    """
+
+    def __init__(
+        self,
+        retrievers: Mapping[str, Any],
+        *,
+        api_key: Any,
+        settings: ServiceSettings | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.settings = settings or ServiceSettings()
+        self._app = create_app(retrievers, api_key=api_key, settings=self.settings)
+        self._host, self._port = host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        """The API Endpoint to register in Dify (``/retrieval`` is appended by Dify)."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}{self.settings.path_prefix}"
+
+    def start(self) -> KnowledgeAPIServer:
+        """Start serving; returns when the port is bound."""
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                self._runner, self.port = loop.run_until_complete(
+                    _run(self._app, self._host, self._port)
+                )
+            except BaseException as exc:  # reported to the caller of start()
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=main, name="knowledge-api-server", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def __enter__(self) -> KnowledgeAPIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

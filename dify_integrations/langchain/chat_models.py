@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Final, Literal, NoReturn, cast
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -52,6 +52,15 @@ class _ChatCall:
     files: list[FileSpec]
     plan: ConversationPlan
     stop: list[str] | None
+
+
+TOOLS_NOT_SUPPORTED: Final = (
+    "ChatDify cannot bind tools: a Dify app runs its own tools (configured in the app), and "
+    "the Service API takes no tool definitions from the caller nor returns tool calls for "
+    "the caller to run. Instead: give the tools to a Dify agent-chat app and call it with "
+    "ChatDify; or, to call Dify from your own agent, wrap a Dify workflow as a tool "
+    "(DifyWorkflowTool) and give it to a tool-calling chat model."
+)
 
 
 class ChatDify(DifyModelBase, BaseChatModel):
@@ -180,6 +189,14 @@ class ChatDify(DifyModelBase, BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "dify-chat"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> NoReturn:
+        """Not supported: a Dify app runs its own tools.
+
+        Raises:
+            NotImplementedError: Always, saying what to use instead.
+        """
+        raise NotImplementedError(TOOLS_NOT_SUPPORTED)
 
     def _should_stream(
         self,

@@ -42,6 +42,7 @@ from dify_integrations.core.conversation import (
     ConversationTracker,
     plan_conversation,
 )
+from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
@@ -203,6 +204,7 @@ class DifyLLM(LLM):
     _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _mode: str | None = PrivateAttr(default=None)
     _app_name: str | None = PrivateAttr(default=None)
+    _key_source: KeySource | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -248,7 +250,8 @@ class DifyLLM(LLM):
         """Pickle the settings only: never the key, the clients or the conversation memory.
 
         Unpickling rebuilds the instance from its settings, reading the key from
-        ``DIFY_API_KEY`` in the process that loads it.
+        ``DIFY_API_KEY`` (or the source set with ``core.pickling.key_from``) in the process
+        that loads it.
         """
         # pydantic's state, not LlamaIndex's: that one test-pickles (and warns about) the
         # private attributes, which are all dropped here anyway.
@@ -257,21 +260,19 @@ class DifyLLM(LLM):
             k: v for k, v in state["__dict__"].items() if k != "api_key" and _picklable(v)
         }
         state["__pydantic_private__"] = {}
+        state[KEY_SOURCE_STATE] = key_source_of(self)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild from pickled settings; the key comes from ``DIFY_API_KEY``.
+        """Rebuild from pickled settings; the key is read again where it is loaded.
 
         Raises:
-            ValueError: If ``DIFY_API_KEY`` is not set where the pickle is loaded.
+            ValueError: If the key is not found where the pickle is loaded.
         """
-        try:
-            self.__init__(**state["__dict__"])  # type: ignore[misc]
-        except ValueError as exc:
-            raise ValueError(
-                "cannot unpickle DifyLLM: its API key is never pickled; set DIFY_API_KEY in "
-                "this process, or build a new DifyLLM(api_key=...)"
-            ) from exc
+        source: KeySource = state.get(KEY_SOURCE_STATE) or KeySource()
+        api_key = source.resolve(("DIFY_API_KEY",), "DifyLLM")
+        self.__init__(**{**state["__dict__"], "api_key": api_key})  # type: ignore[misc]
+        self._key_source = source
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:

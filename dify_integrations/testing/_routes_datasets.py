@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _retrieval, _tokenize
-from ._errors import invalid_param, json_response
+from . import _external_knowledge, _retrieval, _tokenize
+from ._errors import DifyHTTPError, invalid_param, json_response
 from ._http import auth_dataset, json_body, workspace
 from ._payloads import DatasetListQuery, HitTestingPayload, validate
 from ._routes_conversations import UUID_RE
@@ -35,7 +35,7 @@ def dataset_json(ws: Workspace, ds: Dataset) -> dict[str, Any]:
         }
         for name, mid in ds.metadata_ids.items()
     ]
-    return {
+    data = {
         "id": ds.id,
         "name": ds.name,
         "description": ds.description,
@@ -95,6 +95,8 @@ def dataset_json(ws: Workspace, ds: Dataset) -> dict[str, Any]:
         "enable_api": ds.enable_api,
         "is_multimodal": False,
     }
+    _external_knowledge.dataset_json_patch(ds, data)
+    return data
 
 
 @routes.get("/v1/datasets")
@@ -190,6 +192,12 @@ async def _retrieve(request: web.Request) -> web.Response:
     payload = validate(HitTestingPayload, body)
     if not payload.query and not payload.attachment_ids:
         raise invalid_param("Query or attachment_ids is required")
+    if _external_knowledge.binding(ds) is not None:
+        try:
+            answer = await _external_knowledge.hit_testing(workspace(request), ds, payload)
+        except Exception as exc:  # Dify: InternalServerError(str(e))
+            raise DifyHTTPError(500, "internal_server_error", str(exc)) from None
+        return json_response(answer)
     model = payload.retrieval_model
     top_k = model.top_k if model else ds.top_k
     threshold_on = model.score_threshold_enabled if model else ds.score_threshold_enabled

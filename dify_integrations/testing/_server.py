@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from . import (
+    _external_knowledge,
     _routes_app,
     _routes_chat,
     _routes_conversations,
@@ -266,6 +267,58 @@ class DifyTestServer:
             enable_api=enable_api,
         )
 
+    def create_external_dataset(
+        self,
+        name: str,
+        endpoint: str,
+        api_key: str,
+        external_knowledge_id: str,
+        *,
+        top_k: int = 4,
+        score_threshold: float = 0.5,
+        score_threshold_enabled: bool = False,
+        description: str | None = None,
+        timeout: float = 60.0,
+    ) -> Dataset:
+        """Connect a knowledge base to an External Knowledge API, as Dify's console does.
+
+        Its retrieval (``/datasets/{id}/retrieve``, chat apps that use it, chatflow and
+        workflow knowledge nodes) sends ``POST {endpoint}/retrieval`` the way Dify sends it
+        and maps the records the way Dify maps them (see
+        ``dify_integrations.testing._external_knowledge``); :attr:`external_calls` lists the
+        calls made.
+
+        Args:
+            name: Dataset name.
+            endpoint: The API Endpoint (``/retrieval`` is appended).
+            api_key: The API Key, sent as ``Authorization: Bearer <api_key>``.
+            external_knowledge_id: The External Knowledge ID (sent as ``knowledge_id``).
+            top_k: Retrieval setting Top K.
+            score_threshold: Retrieval setting Score Threshold.
+            score_threshold_enabled: Whether the threshold is on (else Dify sends 0.0).
+            description: Dataset description.
+            timeout: Seconds allowed for one call.
+
+        Returns:
+            The ``Dataset`` (``provider`` ``"external"``).
+        """
+        ext = _external_knowledge.ExternalKnowledge(
+            endpoint=endpoint.rstrip("/"),
+            api_key=api_key,
+            knowledge_id=external_knowledge_id,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            score_threshold_enabled=score_threshold_enabled,
+            timeout=timeout,
+        )
+        return _external_knowledge.create(self.workspace, name, ext, description)
+
+    @property
+    def external_calls(self) -> list[Any]:
+        """Calls made to External Knowledge APIs (``ExternalCall``: ``url``, ``headers``,
+        ``body``, ``status``, ``records``), oldest first."""
+        return _external_knowledge.calls(self.workspace)
+
     def add_document(
         self,
         dataset: Dataset | str,
@@ -515,7 +568,7 @@ class DifyTestServer:
                 description=description,
                 user_input_form=normalize_form(user_input_form),
                 handler=handler,
-                nodes=check_nodes(nodes),
+                nodes=check_nodes(_external_knowledge.knowledge_nodes(self.workspace, nodes)),
                 token_delay=token_delay,
                 tags=list(tags),
             )
