@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "RowId", "load_rows", "row_fingerprint"]
+__all__ = ["Row", "RowId", "load_rows", "plain_value", "row_fingerprint"]
 
 RowId = str | Callable[[Mapping[str, Any]], Any] | None
 """How a row's id is found: a field name, a callable on the row, or ``None`` (its position)."""
@@ -57,7 +57,7 @@ def _records(source: Any) -> Iterable[Any]:
     to_dict = getattr(source, "to_dict", None)
     if callable(to_dict) and hasattr(source, "columns"):  # a pandas DataFrame
         records: list[dict[str, Any]] = to_dict(orient="records")
-        return [{str(k): _plain(v) for k, v in r.items()} for r in records]
+        return [{str(k): plain_value(v) for k, v in r.items()} for r in records]
     if isinstance(source, Mapping | bytes):
         raise TypeError(
             "rows must be an iterable of mappings, a pandas DataFrame or a JSONL path, "
@@ -66,8 +66,8 @@ def _records(source: Any) -> Iterable[Any]:
     return source  # type: ignore[no-any-return]
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and pandas missing values as plain Python (NaN stays NaN: refused later)."""
+def plain_value(value: Any) -> Any:
+    """A numpy scalars and pandas missing values as plain Python (NaN stays NaN: refused later)."""
     item = getattr(value, "item", None)
     if callable(item) and type(value).__module__.startswith("numpy"):
         return item()

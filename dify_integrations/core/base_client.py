@@ -9,13 +9,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final, NoReturn, Self, SupportsIndex, TypeVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from . import operations as ops
 from .bodies import decode_json
 from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
-from .errors import APIStatusError, error_from_response, redact
+from .errors import APIStatusError, error_from_response, excerpt, redact
 from .retry import RetryPolicy
+from .scrub import scrub_exception
 from .version import USER_AGENT
 
 __all__ = ["BaseClient", "logger"]
@@ -115,9 +116,11 @@ class BaseClient:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
         ops.check_key_kind(op, self._secret)
         url = self._config.base_url + op.path
-        if op.json is not None:
-            return url, self._json_headers, ops.encode_json(op.json)
-        return url, self._headers, None
+        body = ops.encode_json(op.json) if op.json is not None else None
+        headers = self._json_headers if body is not None else self._headers
+        if op.headers:
+            headers = {**headers, **op.headers}
+        return url, headers, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -127,21 +130,41 @@ class BaseClient:
         """The error for a non-2xx answer (a redirect is never followed: it says so)."""
         err = error_from_response(status, dict(headers), raw, secret=self._secret)
         if 300 <= status < 400:
+            location = excerpt(redact(headers.get("location") or "", self._secret), 300)
             err.message = (
-                f"unexpected redirect (HTTP {status}) to {headers.get('location')!r}; "
+                f"unexpected redirect (HTTP {status}) to {location!r}; "
                 "redirects are not followed so the API key is never sent to another host"
             )
         return err
 
-    @staticmethod
-    def _parse_body(op: ops.Operation[T], status: int, raw: bytes) -> T:
-        """Decode and parse a 2xx body into ``op``'s model."""
+    def _parse_body(self, op: ops.Operation[T], status: int, raw: bytes) -> T:
+        """Decode and parse a 2xx body into ``op``'s model (``bytes`` for a binary answer).
+
+        Neither error chains what the server sent unredacted: the JSON error is scrubbed,
+        and a validation error (whose text quotes the server's values) is summarised by
+        location and kind only and not chained at all.
+        """
+        if op.binary:
+            return op.parse(raw)
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:
+            scrub_exception(exc, self._secret)
             raise APIStatusError(
                 f"{op.name}: the server answered {status} with a non-JSON body",
                 status_code=status,
                 code="invalid_response",
             ) from exc
-        return op.parse(payload)
+        try:
+            return op.parse(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['type']}"
+                for error in exc.errors()[:5]
+            )
+        raise APIStatusError(
+            f"{op.name}: the server answered {status} with a body of an unexpected "
+            f"shape ({excerpt(redact(problems, self._secret), 300)})",
+            status_code=status,
+            code="invalid_response",
+        )

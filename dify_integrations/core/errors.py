@@ -6,6 +6,7 @@ the key as ``secret`` so that an echoing server cannot leak it through an error.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -38,19 +39,61 @@ _EXCERPT = 200
 _REDACTED = "[REDACTED]"
 
 
+_FRAGMENT = 8  # the shortest piece of a key that is redacted on its own
+
+
+@functools.lru_cache(maxsize=64)
+def _fragment_pattern(secret: str) -> re.Pattern[str] | None:
+    """Any ``_FRAGMENT``-character window of ``secret`` (``None`` for a short secret).
+
+    The windows are taken after a console prefix (``app-``, ``dataset-``): the prefix is
+    not secret, and text that merely names it is left alone.
+    """
+    prefix, dash, rest = secret.partition("-")
+    body = rest if dash and prefix in ("app", "dataset") else secret
+    if len(body) < 2 * _FRAGMENT:
+        return None
+    windows = {body[i : i + _FRAGMENT] for i in range(len(body) - _FRAGMENT + 1)}
+    return re.compile("|".join(re.escape(w) for w in sorted(windows)))
+
+
 def redact(text: str, secret: str | None) -> str:
-    """Remove every occurrence of ``secret`` from ``text``.
+    """Remove every occurrence of ``secret``, whole or in pieces, from ``text``.
+
+    A piece of 8 characters or more of the key (a key cut by a server's or a proxy's
+    truncation, or by an excerpt) is removed as well: each match is widened to the longest
+    run of ``text`` that is still a piece of the key.
 
     Args:
         text: Any text that may be shown to a user or logged.
         secret: The API key (or ``None``).
 
     Returns:
-        ``text`` with the key replaced by ``[REDACTED]``.
+        ``text`` with the key and its pieces replaced by ``[REDACTED]``.
     """
-    if secret and secret in text:
-        return text.replace(secret, _REDACTED)
-    return text
+    if not secret or not text:
+        return text
+    if secret in text:
+        text = text.replace(secret, _REDACTED)
+    pattern = _fragment_pattern(secret)
+    if pattern is None:
+        return text
+    match = pattern.search(text)
+    if match is None:
+        return text
+    pieces: list[str] = []
+    done = 0
+    while match is not None:
+        start, end = match.start(), match.end()
+        while start > done and text[start - 1 : end] in secret:
+            start -= 1
+        while end < len(text) and text[start : end + 1] in secret:
+            end += 1
+        pieces += [text[done:start], _REDACTED]
+        done = end
+        match = pattern.search(text, end)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _redact_value(value: Any, secret: str | None) -> Any:
@@ -413,11 +456,17 @@ def error_from_event(data: Mapping[str, Any], *, secret: str | None = None) -> S
     )
 
 
-def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
+def raise_mapped(
+    exc: BaseException, mapped: DifyError | None, *, secret: str | None = None
+) -> NoReturn:
     """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
 
-    Call it from an ``except`` block: the mapped error is chained to ``exc``.
+    Call it from an ``except`` block: the mapped error is chained to ``exc``, which is
+    first scrubbed of credentials and of ``secret`` (see `scrub.scrub_exception`).
     """
+    from .scrub import scrub_exception  # scrub uses this module's redact
+
+    scrub_exception(exc, secret)
     if mapped is None:
         raise exc
     raise mapped from exc

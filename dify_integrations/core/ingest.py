@@ -162,13 +162,15 @@ class IngestItem:
         text: The content.
         metadata: Framework metadata (strings and numbers; ``None`` values dropped).
         name: The Dify document name (default: the ``source`` file name, else the key).
-        id: The caller's id (becomes the key and is shown back as the document's id).
+        id: The caller's id (shown back as the document's id; found again on a re-run).
+        key: The stable key (default: ``id`` when given, else ``key_fn(text, metadata)``).
     """
 
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
     id: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -240,6 +242,7 @@ class _Action:
     document_id: str | None = None
     created: DocumentCreated | None = None
     error: BaseException | None = None
+    shown_id: str | None = None
 
 
 class IngestPlan:
@@ -257,10 +260,14 @@ class IngestPlan:
         self.fields = fields
         known = {f.name: f.type for f in fields.doc_metadata}
         by_key: dict[str, DatasetDocument] = {}
+        self._by_id: dict[str, DatasetDocument] = {}
         for doc in existing:
             key = doc.metadata.get(KEY_FIELD)
             if key is not None:
                 by_key.setdefault(str(key), doc)
+            given = doc.metadata.get(ID_FIELD)
+            if given is not None:
+                self._by_id.setdefault(str(given), doc)
         self.actions: list[_Action] = []
         self.missing_fields: dict[str, str] = {}
         seen: set[str] = set()
@@ -277,7 +284,9 @@ class IngestPlan:
         key_fn: KeyFn | None,
     ) -> _Action:
         text, metadata = item.text, dict(item.metadata)
-        key = item.id if item.id is not None else (key_fn or default_key)(text, metadata)
+        key = item.key if item.key is not None else item.id
+        if key is None:
+            key = (key_fn or default_key)(text, metadata)
         source = metadata.get("source") or metadata.get("file_path") or metadata.get("file_name")
         name = item.name or (str(source).replace("\\", "/").rsplit("/", 1)[-1] if source else key)
         action = _Action(index, "create", item, name[:255] or key, str(key), {})
@@ -309,9 +318,13 @@ class IngestPlan:
             action.kind = "skip"  # the same key twice in one call: the first one wins
             return action
         seen.add(action.key)
-        doc = by_key.get(action.key)
+        doc = self._by_id.get(str(item.id)) if item.id is not None else None
+        if doc is None:
+            doc = by_key.get(action.key)
         if doc is not None:
             action.document_id = doc.id
+            stored_id = doc.metadata.get(ID_FIELD)
+            action.shown_id = str(stored_id) if stored_id is not None else doc.id
             same = doc.metadata.get(HASH_FIELD) == stored[HASH_FIELD]
             action.kind = "skip" if same and doc.indexing_status != "error" else "update"
         return action
@@ -380,7 +393,10 @@ def _finish(report: IngestReport, action: _Action, error: BaseException | None) 
         return
     report.document_ids[action.index] = action.document_id
     given = action.item.id
-    report.ids[action.index] = str(given) if given is not None else action.document_id
+    if action.kind == "skip" and action.shown_id is not None:
+        report.ids[action.index] = action.shown_id  # the document already there
+    else:
+        report.ids[action.index] = str(given) if given is not None else action.document_id
     if action.kind == "create":
         report.created += 1
     elif action.kind == "update":

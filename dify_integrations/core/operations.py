@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import uuid
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,14 @@ from .models import (
     WorkflowRunResponse,
 )
 from .retrieval import check_query
+from .validate import (
+    check_filename,
+    check_json_numbers,
+    check_mime_type,
+    check_regular_file,
+    path_segment,
+    uuid_id,
+)
 
 __all__ = [
     "RESPONSE_MODES",
@@ -60,6 +68,7 @@ __all__ = [
     "retrieve",
     "run_workflow",
     "stop_task",
+    "trace_headers",
     "upload_file",
 ]
 
@@ -116,6 +125,8 @@ class Operation(Generic[T]):
         empty: The success answer has no body (204).
         fold: For streams, how the folded stream becomes the answer a blocking call
             gives (``StreamResult.to_chat_response``...).
+        headers: Extra request headers (``X-Trace-Id``), or ``None``.
+        binary: The success answer is raw bytes (audio), returned as ``bytes``.
     """
 
     name: str
@@ -132,6 +143,8 @@ class Operation(Generic[T]):
     model: type[T] | None = None
     empty: bool = False
     fold: Callable[[StreamResult], T] | None = None
+    headers: dict[str, str] | None = None
+    binary: bool = False
 
     def parse(self, payload: Any) -> T:
         """Turn the decoded JSON answer into the operation's model.
@@ -142,7 +155,7 @@ class Operation(Generic[T]):
         Returns:
             A model instance, the payload itself when there is no model, or ``None``.
         """
-        if self.empty or self.model is None:
+        if self.empty or self.model is None or self.binary:
             return cast(T, payload)
         model = cast(type[DifyModel], self.model)
         return cast(T, model.model_validate(payload if payload is not None else {}))
@@ -167,7 +180,12 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
     Returns:
         Encoded bytes.
     """
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN/infinity outside ``inputs`` (which is checked with a path)
+        check_json_numbers(body, "the request body")
+        raise
+    return text.encode("utf-8")
 
 
 def check_key_kind(op: Operation[Any], api_key: str) -> None:
@@ -217,16 +235,11 @@ def _text(value: Any, name: str, *, allow_empty: bool = False) -> str:
 
 
 def _uuid(value: Any, name: str) -> str:
-    text = _text(value, name)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a UUID, got {text!r}") from None
-    return text
+    return uuid_id(value, name)
 
 
 def _id(value: Any, name: str) -> str:
-    return quote(_text(value, name).strip(), safe="")
+    return quote(path_segment(value, name), safe="")
 
 
 def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -237,6 +250,7 @@ def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in inputs:
         if not isinstance(key, str):
             raise TypeError("inputs keys must be strings")
+    check_json_numbers(inputs, "inputs")
     return dict(inputs)
 
 
@@ -281,6 +295,31 @@ def _limit(limit: int, name: str = "limit") -> int:
     return limit
 
 
+_TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def trace_headers(trace_id: str | None) -> dict[str, str] | None:
+    """The ``X-Trace-Id`` header for ``trace_id`` (``None`` when not given).
+
+    Dify takes a trace id of 1-128 letters, digits, ``-`` and ``_``
+    (``core/helper/trace_id_helper.py``) and joins its own trace to it.
+
+    Raises:
+        ValueError: If ``trace_id`` is not such a string (checked before any request).
+        TypeError: If it is not a string.
+    """
+    if trace_id is None:
+        return None
+    if not isinstance(trace_id, str):
+        raise TypeError(f"trace_id must be a string, not {type(trace_id).__name__}")
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise ValueError(
+            "trace_id must be 1-128 characters of letters, digits, '-' and '_', "
+            f"got {trace_id[:40]!r}"
+        )
+    return {"X-Trace-Id": trace_id}
+
+
 # --------------------------------------------------------------------------- chat / completion
 
 
@@ -293,6 +332,8 @@ def chat_message(
     files: Sequence[Mapping[str, Any]] | None = None,
     auto_generate_name: bool | None = None,
     response_mode: str = "streaming",
+    workflow_id: str | None = None,
+    trace_id: str | None = None,
 ) -> Operation[ChatMessageResponse]:
     """``POST /chat-messages``.
 
@@ -304,6 +345,8 @@ def chat_message(
         files: File objects (``type``, ``transfer_method``, ``url``/``upload_file_id``).
         auto_generate_name: Let Dify title the conversation (server default ``True``).
         response_mode: ``streaming`` or ``blocking``.
+        workflow_id: Chatflows: run this published workflow version (a UUID).
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -329,6 +372,9 @@ def chat_message(
         if not isinstance(auto_generate_name, bool):
             raise TypeError("auto_generate_name must be a bool")
         body["auto_generate_name"] = auto_generate_name
+    if workflow_id is not None:
+        # Chatflows: run this published version instead of the latest one.
+        body["workflow_id"] = _uuid(workflow_id, "workflow_id")
     streaming = response_mode == "streaming"
     return Operation(
         name="chat_message",
@@ -340,6 +386,7 @@ def chat_message(
         user=body["user"],
         model=ChatMessageResponse,
         fold=StreamResult.to_chat_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -350,6 +397,7 @@ def completion_message(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
+    trace_id: str | None = None,
 ) -> Operation[CompletionMessageResponse]:
     """``POST /completion-messages``.
 
@@ -359,6 +407,7 @@ def completion_message(
         user: End-user id (required).
         files: File objects.
         response_mode: ``streaming`` or ``blocking``.
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -388,6 +437,7 @@ def completion_message(
         user=body["user"],
         model=CompletionMessageResponse,
         fold=StreamResult.to_completion_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -397,14 +447,18 @@ def run_workflow(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
+    workflow_id: str | None = None,
+    trace_id: str | None = None,
 ) -> Operation[WorkflowRunResponse]:
-    """``POST /workflows/run``.
+    """``POST /workflows/run`` (or ``/workflows/{workflow_id}/run`` for a pinned version).
 
     Args:
         inputs: Workflow inputs.
         user: End-user id (required).
         files: File objects (become ``sys.files``).
         response_mode: ``streaming`` or ``blocking``.
+        workflow_id: Run this published version (a UUID) instead of the latest one.
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -422,16 +476,20 @@ def run_workflow(
     if checked is not None:
         body["files"] = checked
     streaming = response_mode == "streaming"
+    path = "/workflows/run"
+    if workflow_id is not None:
+        path = f"/workflows/{_uuid(workflow_id, 'workflow_id')}/run"
     return Operation(
         name="run_workflow",
         method="POST",
-        path="/workflows/run",
+        path=path,
         json=body,
         stream=streaming,
         stop_kind="workflow",
         user=body["user"],
         model=WorkflowRunResponse,
         fold=StreamResult.to_workflow_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -466,7 +524,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation[di
     return Operation(
         name=f"stop_{kind}",
         method="POST",
-        path=template.format(_id(task_id, "task_id")),
+        path=template.format(_uuid(task_id, "task_id")),
         json={"user": who},
         idempotent=True,
         user=who,
@@ -488,7 +546,7 @@ def get_workflow_run(workflow_run_id: str) -> Operation[WorkflowRunDetail]:
     return Operation(
         name="get_workflow_run",
         method="GET",
-        path=f"/workflows/run/{_id(workflow_run_id, 'workflow_run_id')}",
+        path=f"/workflows/run/{_uuid(workflow_run_id, 'workflow_run_id')}",
         idempotent=True,
         model=WorkflowRunDetail,
     )
@@ -773,7 +831,13 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         try:
-            content = path.read_bytes()
+            # A device or a FIFO never ends (``/dev/zero`` would read until MemoryError) and
+            # opening a FIFO blocks: check the path first, then the opened file (the path
+            # may have been swapped in between).
+            check_regular_file(path.stat(), f"file {str(path)!r}")
+            with path.open("rb") as handle:
+                check_regular_file(os.fstat(handle.fileno()), f"file {str(path)!r}")
+                content = handle.read()
         except OSError as exc:
             raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
         return content, filename or path.name
@@ -782,6 +846,15 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     read = getattr(file, "read", None)
     if not callable(read):
         raise TypeError("file must be a path, bytes or a binary file object")
+    fileno = getattr(file, "fileno", None)
+    descriptor: int | None = None
+    if callable(fileno):
+        try:
+            descriptor = fileno()
+        except (OSError, ValueError):  # io.BytesIO and friends have no descriptor
+            descriptor = None
+    if isinstance(descriptor, int):
+        check_regular_file(os.fstat(descriptor), "the file object")
     try:
         content = read()
     except OSError as exc:
@@ -812,18 +885,21 @@ def upload_file(
         The operation.
 
     Raises:
-        ValueError: Unreadable file, empty file, missing or invalid filename.
+        ValueError: Unreadable, empty or non-regular file (a device, FIFO or socket),
+            missing filename or one with a path separator or control character, or a
+            ``mime_type`` that is not a plain media type.
         TypeError: Unsupported ``file`` type.
     """
     content, name = _read_file(file, filename)
     if not name:
         raise ValueError("filename= is required when uploading bytes or a nameless file object")
-    name = _text(name, "filename")
-    if "/" in name or "\\" in name:
-        raise ValueError(f"filename must not contain path separators: {name!r}")
+    name = check_filename(_text(name, "filename"))
     if not content:
         raise ValueError(f"file {name!r} is empty")
-    mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if mime_type is not None:
+        mime = check_mime_type(mime_type)
+    else:
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     fields: dict[str, str] = {}
     if user is not None:
         fields["user"] = _user(user)

@@ -39,6 +39,7 @@ from .events import (
     parse_event,
 )
 from .operations import Operation, stop_task
+from .scrub import scrub_exception
 from .sse import SSEDecoder, SSEFrame
 
 __all__ = ["AsyncEventStream", "EventStream"]
@@ -173,7 +174,13 @@ class _StreamCore:
         if not task_id or not self._op.user:
             return None
         self._stop_sent = True
-        return stop_task(self._op.stop_kind, task_id, user=self._op.user)
+        try:
+            return stop_task(self._op.stop_kind, task_id, user=self._op.user)
+        except (TypeError, ValueError):
+            # A server-sent task_id that is not a Dify id ("..", braces...) is never put in
+            # a URL: there is no task to stop that this client can name.
+            logger.debug("not stopping the %s task: its task_id is not a UUID", self._op.name)
+            return None
 
     def _begin_close(self) -> Operation[Any] | None:
         """Mark the stream closed and drop unread events; the stop call to make, if any.
@@ -254,6 +261,7 @@ class EventStream(_StreamCore):
             raise
         except BaseException as exc:
             mapped = self._map_error(exc)
+            scrub_exception(exc, self._secret)
             self.close()
             if mapped is not None and mapped is not exc:
                 raise mapped from exc
@@ -370,6 +378,7 @@ class AsyncEventStream(_StreamCore):
             raise
         except BaseException as exc:
             mapped = self._map_error(exc)
+            scrub_exception(exc, self._secret)
             await self._shielded_close()
             if mapped is not None and mapped is not exc:
                 raise mapped from exc

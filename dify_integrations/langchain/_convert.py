@@ -294,6 +294,43 @@ def usage_to_metadata(usage: Any) -> UsageMetadata | None:
     return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total)
 
 
+MODEL_PROVIDER = "dify"
+"""``response_metadata["model_provider"]`` and ``llm_output["model_provider"]``."""
+
+
+def llm_output(usage: Any, model_name: str) -> dict[str, Any]:
+    """The ``llm_output`` callbacks read in ``on_llm_end``, shaped like langchain-openai's.
+
+    ``token_usage`` holds Dify's ``prompt_tokens``, ``completion_tokens`` and
+    ``total_tokens`` (empty when Dify reported no usage).
+    """
+    metadata = usage_to_metadata(usage)
+    token_usage: dict[str, int] = {}
+    if metadata is not None:
+        token_usage = {
+            "prompt_tokens": metadata["input_tokens"],
+            "completion_tokens": metadata["output_tokens"],
+            "total_tokens": metadata["total_tokens"],
+        }
+    return {"token_usage": token_usage, "model_name": model_name, "model_provider": MODEL_PROVIDER}
+
+
+def combine_llm_outputs(outputs: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """One ``llm_output`` for a batch: token counts summed, the first model name kept."""
+    present = [o for o in outputs if o]
+    if not present:
+        return {}
+    totals: dict[str, int] = {}
+    for output in present:
+        for name, value in (output.get("token_usage") or {}).items():
+            totals[name] = totals.get(name, 0) + int(value)
+    return {
+        "token_usage": totals,
+        "model_name": present[0].get("model_name"),
+        "model_provider": MODEL_PROVIDER,
+    }
+
+
 # --------------------------------------------------------------------------- retrieval
 
 

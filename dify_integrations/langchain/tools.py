@@ -22,6 +22,7 @@ from dify_integrations.core.events import (
 )
 from dify_integrations.core.input_schema import InputField, fields_to_model, to_dify_inputs
 from dify_integrations.core.models import AppInfo, AppParameters
+from dify_integrations.core.pickling import importable
 from dify_integrations.core.workflow_tool import describe_workflow_app, workflow_outcome
 from dify_integrations.langchain._base import DifyConnection
 
@@ -138,6 +139,20 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "DIFY_API_KEY"}
+
+    def _pickle_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        # An args_schema built from the app's form is a class made at run time: pickle the
+        # form and rebuild it on load.
+        schema = fields.get("args_schema")
+        if self.input_fields and isinstance(schema, type) and not importable(schema):
+            fields["args_schema"] = None
+            fields["__schema_name__"] = schema.__name__
+        return fields
+
+    def _unpickled(self) -> None:
+        name = self.__dict__.pop("__schema_name__", None)
+        if name is not None:
+            self.args_schema = fields_to_model(self.input_fields, name)
 
     @classmethod
     def _build_from(

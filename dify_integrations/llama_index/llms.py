@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import pickle
 import threading
@@ -43,7 +42,7 @@ from dify_integrations.core.conversation import (
     ConversationTracker,
     plan_conversation,
 )
-from dify_integrations.core.errors import DifyError
+from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
@@ -205,6 +204,7 @@ class DifyLLM(LLM):
     _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _mode: str | None = PrivateAttr(default=None)
     _app_name: str | None = PrivateAttr(default=None)
+    _key_source: KeySource | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -250,7 +250,8 @@ class DifyLLM(LLM):
         """Pickle the settings only: never the key, the clients or the conversation memory.
 
         Unpickling rebuilds the instance from its settings, reading the key from
-        ``DIFY_API_KEY`` in the process that loads it.
+        ``DIFY_API_KEY`` (or the source set with ``core.pickling.key_from``) in the process
+        that loads it.
         """
         # pydantic's state, not LlamaIndex's: that one test-pickles (and warns about) the
         # private attributes, which are all dropped here anyway.
@@ -259,21 +260,19 @@ class DifyLLM(LLM):
             k: v for k, v in state["__dict__"].items() if k != "api_key" and _picklable(v)
         }
         state["__pydantic_private__"] = {}
+        state[KEY_SOURCE_STATE] = key_source_of(self)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild from pickled settings; the key comes from ``DIFY_API_KEY``.
+        """Rebuild from pickled settings; the key is read again where it is loaded.
 
         Raises:
-            ValueError: If ``DIFY_API_KEY`` is not set where the pickle is loaded.
+            ValueError: If the key is not found where the pickle is loaded.
         """
-        try:
-            self.__init__(**state["__dict__"])  # type: ignore[misc]
-        except ValueError as exc:
-            raise ValueError(
-                "cannot unpickle DifyLLM: its API key is never pickled; set DIFY_API_KEY in "
-                "this process, or build a new DifyLLM(api_key=...)"
-            ) from exc
+        source: KeySource = state.get(KEY_SOURCE_STATE) or KeySource()
+        api_key = source.resolve(("DIFY_API_KEY",), "DifyLLM")
+        self.__init__(**{**state["__dict__"], "api_key": api_key})  # type: ignore[misc]
+        self._key_source = source
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:
@@ -288,27 +287,23 @@ class DifyLLM(LLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """LLM metadata; ``model_name`` is the app's name (``"dify"`` when unknown).
+        """LLM metadata; ``model_name`` is ``model_name=``, else the app's name once known.
 
-        The name comes from ``GET /info``, fetched at most once (a failure gives
-        ``"dify"``, never an exception). Inside a running event loop this property does no
-        I/O: the first async call fetches the name.
+        Reading it never makes a request (LlamaIndex reads ``metadata`` while building
+        engines and prompts). The app's name comes from the ``GET /info`` the first call
+        makes to learn the app's mode; until then, or with ``app_mode=`` given, it is
+        ``"dify"``. Pass ``model_name=`` (or ``model=``) to name it yourself.
         """
-        return self._metadata(fetch=not _in_event_loop())
+        return self._metadata()
 
     def to_payload(self) -> dict[str, Any]:
         """What callbacks and instrumentation see: class name and metadata, never the key.
 
         Never does I/O (the app name is the one already known).
         """
-        return {"class_name": self.class_name(), **self._metadata(fetch=False).model_dump()}
+        return {"class_name": self.class_name(), **self._metadata().model_dump()}
 
-    def _metadata(self, *, fetch: bool) -> LLMMetadata:
-        if self.model_name is None and self._app_name is None and fetch:
-            try:
-                self._load_info_sync()
-            except DifyError:
-                self._app_name = ""
+    def _metadata(self) -> LLMMetadata:
         return LLMMetadata(
             context_window=self.context_window,
             num_output=self.num_output,
@@ -578,13 +573,5 @@ def _picklable(value: Any) -> bool:
     try:
         pickle.dumps(value)
     except Exception:
-        return False
-    return True
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
         return False
     return True

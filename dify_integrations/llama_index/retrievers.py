@@ -15,6 +15,7 @@ from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_argume
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_DATASET_API_KEY, TimeoutLike
+from dify_integrations.core.pickling import PicklesWithoutKey
 from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import build_retrieval_model, chunk_to_node
@@ -24,7 +25,7 @@ __all__ = ["DifyRetriever"]
 SearchMethod = Literal["semantic_search", "full_text_search", "hybrid_search", "keyword_search"]
 
 
-class DifyRetriever(BaseRetriever):
+class DifyRetriever(PicklesWithoutKey, BaseRetriever):
     """One or more Dify knowledge bases as a LlamaIndex retriever.
 
     Calls ``POST /datasets/{id}/retrieve`` (Dify's hit testing) with a retrieval model built
@@ -123,6 +124,11 @@ class DifyRetriever(BaseRetriever):
             env_key=ENV_DATASET_API_KEY,
         )
         super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    _key_envs = ("DIFY_DATASET_API_KEY", "DIFY_API_KEY")
+
+    def _rebuild_clients(self, **settings: Any) -> None:
+        self._clients = ClientPair(env_key=ENV_DATASET_API_KEY, **settings)
 
     def __repr__(self) -> str:
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.errors import StreamError
 from dify_integrations.core.input_schema import InputField, fields_to_model
+from dify_integrations.core.pickling import PicklesWithoutKey, importable
 from dify_integrations.core.workflow_tool import (
     WorkflowOutcome,
     describe_workflow_app,
@@ -31,7 +33,7 @@ from dify_integrations.llama_index._streaming import afold, fold
 __all__ = ["DifyWorkflowTool"]
 
 
-class DifyWorkflowTool(AsyncBaseTool):
+class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
     """A Dify workflow app as a LlamaIndex tool (sync ``call``, native async ``acall``).
 
     Build it with :meth:`from_app` (or :meth:`afrom_app`): the tool's name, description
@@ -96,6 +98,23 @@ class DifyWorkflowTool(AsyncBaseTool):
             client=client,
             async_client=async_client,
         )
+
+    def _rebuild_clients(self, **settings: Any) -> None:
+        self._clients = ClientPair(**settings)
+
+    def _pickle_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        # A schema built from the app's form is a class made at run time: rebuilt on load.
+        if not importable(self._schema):
+            state["_schema"] = None
+            state["_metadata"] = dataclasses.replace(self._metadata, fn_schema=None)
+            state["__schema_name__"] = self._schema.__name__
+        return state
+
+    def _unpickled(self) -> None:
+        name = self.__dict__.pop("__schema_name__", None)
+        if name is not None:
+            self._schema = fields_to_model(self._fields, name)
+            self._metadata = dataclasses.replace(self._metadata, fn_schema=self._schema)
 
     def __repr__(self) -> str:
         return (
