@@ -65,6 +65,7 @@ __all__ = [
     "list_datasets",
     "list_messages",
     "rename_conversation",
+    "retrieval_model",
     "retrieve",
     "run_workflow",
     "stop_task",
