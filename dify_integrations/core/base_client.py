@@ -116,9 +116,11 @@ class BaseClient:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
         ops.check_key_kind(op, self._secret)
         url = self._config.base_url + op.path
-        if op.json is not None:
-            return url, self._json_headers, ops.encode_json(op.json)
-        return url, self._headers, None
+        body = ops.encode_json(op.json) if op.json is not None else None
+        headers = self._json_headers if body is not None else self._headers
+        if op.headers:
+            headers = {**headers, **op.headers}
+        return url, headers, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -136,12 +138,14 @@ class BaseClient:
         return err
 
     def _parse_body(self, op: ops.Operation[T], status: int, raw: bytes) -> T:
-        """Decode and parse a 2xx body into ``op``'s model.
+        """Decode and parse a 2xx body into ``op``'s model (``bytes`` for a binary answer).
 
         Neither error chains what the server sent unredacted: the JSON error is scrubbed,
         and a validation error (whose text quotes the server's values) is summarised by
         location and kind only and not chained at all.
         """
+        if op.binary:
+            return op.parse(raw)
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:
