@@ -22,11 +22,8 @@ MODULES: dict[str, str] = {
     "connections": "benchmarks.bench_connections",
     "memory": "benchmarks.bench_memory",
     "soak": "benchmarks.bench_soak",
-<<<<<<< HEAD
-    "batch": "benchmarks.bench_batch",
-=======
     "knowledge_api": "benchmarks.bench_knowledge_api",
->>>>>>> main
+    "batch": "benchmarks.bench_batch",
 }
 
 

@@ -69,6 +69,7 @@ class RateLimiter:
         self._answers: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._last_cut = -math.inf
+        self._first_start: float | None = None
         self._cut_rate: float | None = None
         self._grown_at = clock()
         self.rate_limited = 0  # 429s seen
@@ -88,7 +89,9 @@ class RateLimiter:
         now = self._clock()
         while stamps and stamps[0] < now - _WINDOW:
             stamps.popleft()
-        return len(stamps) / _WINDOW
+        # Early in a run the window is as long as the run so far (not an underestimate).
+        first = self._first_start if self._first_start is not None else now
+        return len(stamps) / max(0.25, min(_WINDOW, now - first))
 
     def admitted_rate(self) -> float:
         """Requests answered successfully per second, recently: what the server admits."""
@@ -116,6 +119,8 @@ class RateLimiter:
             if self.rate is not None:
                 self._next = max(now, self._next) + 1.0 / self.rate
             self._starts.append(now)
+            if self._first_start is None:
+                self._first_start = now
             if len(self._starts) > 100_000:
                 self._starts.popleft()
             return now

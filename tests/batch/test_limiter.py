@@ -24,7 +24,7 @@ async def test_cuts_once_per_overload_then_recovers_with_time():
     limiter.on_rate_limited(1.0, first)  # started before the cut: the same overload
     assert limiter.rate == pytest.approx(70.0)
     assert limiter.cuts == 1
-    clock.now += 1.0  # the hold is over
+    clock.now += 2.0  # the hold is over; two seconds into the run
     for _ in range(20):  # 20 answers within the last two seconds: 10/s admitted
         limiter.on_success()
     later = await limiter.acquire()
