@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     chosen = [p for p in pages() if not args.filters or any(f in str(p) for f in args.filters)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        shots = list(
-            pool.map(lambda p: shot(browser, p, out, args.width, args.height), chosen)
-        )
+        shots = list(pool.map(lambda p: shot(browser, p, out, args.width, args.height), chosen))
     for path in shots:
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
