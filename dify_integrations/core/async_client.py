@@ -49,7 +49,7 @@ from .models import (
 )
 from .stream import AsyncEventStream
 
-__all__ = ["AsyncDifyClient"]
+__all__ = ["AsyncDifyClient", "map_transport_error"]
 
 T = TypeVar("T")
 

@@ -43,7 +43,7 @@ from .models import (
 )
 from .stream import EventStream
 
-__all__ = ["DifyClient"]
+__all__ = ["DifyClient", "map_transport_error"]
 
 T = TypeVar("T")
 

@@ -48,6 +48,7 @@ __all__ = [
     "MessageReplaceEvent",
     "NodeData",
     "NodeFinishedEvent",
+    "NodeRetryData",
     "NodeRetryEvent",
     "NodeStartedEvent",
     "ReasoningChunkData",

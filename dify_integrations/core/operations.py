@@ -65,6 +65,7 @@ __all__ = [
     "list_datasets",
     "list_messages",
     "rename_conversation",
+    "retrieval_model",
     "retrieve",
     "run_workflow",
     "stop_task",
@@ -748,17 +749,21 @@ def retrieval_model(
     reranking_model: Mapping[str, Any] | None = None,
     weights: Mapping[str, Any] | None = None,
     metadata_filtering_conditions: Mapping[str, Any] | None = None,
+    top_k_name: str = "top_k",
 ) -> dict[str, Any]:
     """The ``retrieval_model`` of ``POST /datasets/{id}/retrieve``, shared by the retrievers.
 
     Every key current Dify requires is set, in the order of Dify's own requests; options
     left unset go as ``null`` (``search_method`` defaults to ``semantic_search``).
 
+    ``top_k_name`` is the name the caller knows ``top_k`` by (``k``, ``similarity_top_k``),
+    used in the error message.
+
     Raises:
         ValueError: If ``top_k`` is not a positive integer or ``search_method`` is unknown.
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        raise ValueError(f"{top_k_name} must be a positive integer, got {top_k!r}")
     method = search_method or "semantic_search"
     if method not in SEARCH_METHODS:
         raise ValueError(f"search_method must be one of {SEARCH_METHODS}, got {method!r}")
