@@ -48,6 +48,12 @@ class DifyChatEngine(BaseChatEngine):
     ``chat_history`` reads the conversation back from ``GET /messages``. Citations
     (``retriever_resources``) come back as ``source_nodes`` and as one ``sources`` entry.
 
+    Use one engine per session, with that session's end user (``user=``): an engine always
+    continues its own conversation, so sessions never share one, even when they begin
+    with the same words. A ``chat_history`` passed to ``chat`` follows the core rule of
+    ``DifyLLM`` (the conversation its most recent assistant message names, else a new one
+    with the history as context).
+
     Setup:
         Set ``DIFY_API_KEY`` (an app key) and ``DIFY_BASE_URL`` for a self-hosted Dify.
 
