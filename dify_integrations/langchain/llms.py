@@ -12,7 +12,11 @@ from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from dify_integrations.langchain._base import DifyModelBase
-from dify_integrations.langchain._convert import MODEL_PROVIDER, usage_to_metadata
+from dify_integrations.langchain._convert import (
+    MODEL_PROVIDER,
+    call_trace_id,
+    usage_to_metadata,
+)
 from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyLLM"]
@@ -123,7 +127,9 @@ class DifyLLM(DifyModelBase, BaseLLM):
     ) -> Iterator[GenerationChunk]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        stream = self._get_client().stream_completion(**args)
+        stream = self._get_client().stream_completion(
+            **args, trace_id=call_trace_id(run_manager, kwargs)
+        )
         yield from self._emit(stream, folder, run_manager, _text_chunk)
         final = self._final_chunk(folder, folder.flush())
         if run_manager and final.text:
@@ -166,7 +172,9 @@ class DifyLLM(DifyModelBase, BaseLLM):
     ) -> AsyncGenerator[GenerationChunk, None]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        stream = self._get_async_client().stream_completion(**args)
+        stream = self._get_async_client().stream_completion(
+            **args, trace_id=call_trace_id(run_manager, kwargs)
+        )
         async with aclosing(self._aemit(stream, folder, run_manager, _text_chunk)) as chunks:
             async for chunk in chunks:
                 yield chunk
