@@ -247,6 +247,8 @@ def test_bad_input_is_refused_before_any_request(server: DifyTestServer) -> None
         store.add_texts(["x"], [{}, {}])
     with pytest.raises(TypeError, match="unexpected search arguments"):
         store.similarity_search("x", fetch_k=3)
+    with pytest.raises(ValueError, match="250 characters"):
+        store.similarity_search("x" * 251)
     with pytest.raises(ValueError, match="dataset_id"):
         DifyVectorStore("not-a-uuid", **_conn(server))
     with pytest.raises(ValueError, match="mode"):
