@@ -9,7 +9,7 @@ Dify-compatible server in ``dify_integrations.testing``.
 from .core._base import VERSION as _VERSION
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
-from .core.config import Timeout
+from .core.config import Limits, Timeout
 from .core.errors import (
     APIConnectionError,
     APIStatusError,
@@ -22,6 +22,7 @@ from .core.errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
@@ -40,10 +41,12 @@ __all__ = [
     "DifyClient",
     "DifyError",
     "InternalServerError",
+    "Limits",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "StreamDecodeError",
     "StreamError",
     "Timeout",

@@ -3,7 +3,7 @@
 from .accumulate import StreamResult
 from .async_client import AsyncDifyClient
 from .client import DifyClient
-from .config import ClientConfig, Timeout
+from .config import ClientConfig, Limits, Timeout
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -16,6 +16,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
@@ -38,10 +39,12 @@ __all__ = [
     "DifyError",
     "EventStream",
     "InternalServerError",
+    "Limits",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "SSEDecoder",
     "SSEFrame",
     "StreamDecodeError",

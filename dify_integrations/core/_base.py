@@ -11,7 +11,8 @@ from pydantic import SecretStr
 
 from . import operations as ops
 from .accumulate import StreamResult
-from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
+from .config import DEFAULT_MAX_RETRIES, ClientConfig, Limits, Timeout, TimeoutLike
+from .decode import loads_json
 from .errors import APIStatusError, DifyError, error_from_response, redact
 from .models import DifyModel
 from .retry import RetryPolicy
@@ -50,7 +51,7 @@ def decode_json(raw: bytes) -> Any:
     """Decode a JSON body; ``None`` for an empty one."""
     if not raw or not raw.strip():
         return None
-    return json.loads(raw)
+    return loads_json(raw)
 
 
 def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
@@ -104,7 +105,7 @@ def blocking_body_as_stream(raw: bytes) -> bytes:
     then treat it like any other stream: nothing is lost and nothing is invented.
     """
     try:
-        body = json.loads(raw) if raw.strip() else None
+        body = loads_json(raw) if raw.strip() else None
     except ValueError:
         body = None
     if not isinstance(body, dict):
@@ -147,17 +148,23 @@ class BaseClient:
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         env_key: str = "DIFY_API_KEY",
+        limits: Limits | None = None,
     ) -> None:
         self._config = ClientConfig.resolve(
-            api_key, base_url, user, timeout, max_retries, env_key=env_key
+            api_key, base_url, user, timeout, max_retries, env_key=env_key, limits=limits
         )
-        self._secret = self._config.api_key.get_secret_value()
         self._retry = RetryPolicy(self._config.max_retries)
+        # No key in here: it stays in the config's SecretStr and the Authorization header
+        # is added where each request is built (`_prepare`).
         self._headers: dict[str, str] = {
-            "Authorization": f"Bearer {self._secret}",
             "User-Agent": USER_AGENT,
+            # Blocking bodies may be compressed (they are inflated with a size bound).
+            "Accept-Encoding": "gzip, deflate",
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # Streams ask for no compression (a compressing proxy buffers events); one that
+        # arrives compressed anyway is still decoded.
+        self._stream_headers = {**self._json_headers, "Accept-Encoding": "identity"}
 
     # public, read-only views -------------------------------------------------------
 
@@ -165,6 +172,16 @@ class BaseClient:
     def api_key(self) -> SecretStr:
         """The API key (masked in ``repr``/``str``)."""
         return self._config.api_key
+
+    @property
+    def limits(self) -> Limits:
+        """The size bounds on responses."""
+        return self._config.limits
+
+    @property
+    def _secret(self) -> str:
+        """The key in clear text, read from its `SecretStr` where it is needed."""
+        return self._config.api_key.get_secret_value()
 
     @property
     def base_url(self) -> str:
@@ -221,11 +238,13 @@ class BaseClient:
 
     def _prepare(self, op: ops.Operation) -> tuple[str, dict[str, str], bytes | None]:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
-        ops.check_key_kind(op, self._secret)
+        secret = self._config.api_key.get_secret_value()
+        ops.check_key_kind(op, secret)
         url = self._config.base_url + op.path
         if op.json is not None:
-            return url, self._json_headers, ops.encode_json(op.json)
-        return url, self._headers, None
+            base = self._stream_headers if op.stream else self._json_headers
+            return url, {**base, "Authorization": "Bearer " + secret}, ops.encode_json(op.json)
+        return url, {**self._headers, "Authorization": "Bearer " + secret}, None
 
     def _log(self, op: ops.Operation, status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):

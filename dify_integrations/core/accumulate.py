@@ -70,7 +70,8 @@ class StreamResult:
         "_joined",
         "_parts",
         "_thought_index",
-        "agent_thoughts",
+        "_thoughts",
+        "_thoughts_sorted",
         "annotation_reply",
         "conversation_id",
         "created_at",
@@ -102,7 +103,8 @@ class StreamResult:
         self.workflow_run_id: str | None = None
         self.usage: Usage | None = None
         self.retriever_resources: list[RetrieverResource] = []
-        self.agent_thoughts: list[AgentThoughtEvent] = []
+        self._thoughts: list[AgentThoughtEvent] = []  # in order of first arrival
+        self._thoughts_sorted: list[AgentThoughtEvent] | None = self._thoughts
         self.files: list[dict[str, Any]] = []
         self.outputs: dict[str, Any] | None = None
         self.status: str | None = None
@@ -147,6 +149,13 @@ class StreamResult:
         return ""
 
     @property
+    def agent_thoughts(self) -> list[AgentThoughtEvent]:
+        """Agent steps, upserted by ``id``, ordered by ``position`` (sorted on read)."""
+        if self._thoughts_sorted is None:
+            self._thoughts_sorted = sorted(self._thoughts, key=lambda t: t.position or 0)
+        return self._thoughts_sorted
+
+    @property
     def is_chatflow(self) -> bool:
         """Whether workflow events arrived inside a chat (advanced-chat) stream."""
         return self.workflow_run_id is not None and (
@@ -168,6 +177,8 @@ class StreamResult:
 
     def _fold(self, event: StreamEvent) -> str:
         self.event_count += 1
+        if self.finished:
+            return ""  # the task is over: nothing after its terminal event changes the answer
         if self.task_id is None and event.task_id:
             self.task_id = event.task_id
         if self.conversation_id is None and event.conversation_id:
@@ -212,21 +223,24 @@ class StreamResult:
         return ""
 
     def _upsert_thought(self, event: AgentThoughtEvent) -> None:
+        # Linear: arrivals out of ``position`` order only mark the list for one sort on
+        # read, instead of re-sorting on every event.
         key = event.id or f"position:{event.position}"
+        thoughts = self._thoughts
         index = self._thought_index.get(key)
         if index is None:
-            self._thought_index[key] = len(self.agent_thoughts)
-            self.agent_thoughts.append(event)
+            self._thought_index[key] = len(thoughts)
+            previous = thoughts[-1].position if thoughts else None
+            thoughts.append(event)
+            if self._thoughts_sorted is not thoughts or (
+                previous is not None and event.position is not None and event.position < previous
+            ):
+                self._thoughts_sorted = None
         else:
-            self.agent_thoughts[index] = event
-        if len(self.agent_thoughts) > 1:
-            last = self.agent_thoughts[-1].position
-            prev = self.agent_thoughts[-2].position
-            if last is not None and prev is not None and last < prev:
-                self.agent_thoughts.sort(key=lambda t: t.position or 0)
-                self._thought_index = {
-                    (t.id or f"position:{t.position}"): i for i, t in enumerate(self.agent_thoughts)
-                }
+            old = thoughts[index].position
+            thoughts[index] = event
+            if self._thoughts_sorted is not thoughts or old != event.position:
+                self._thoughts_sorted = None
 
     def _message_end(self, event: MessageEndEvent) -> None:
         if event.id and self.message_id is None:
