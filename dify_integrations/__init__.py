@@ -6,17 +6,20 @@ The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient
 Dify-compatible server in ``dify_integrations.testing``.
 """
 
-from .core._base import VERSION as _VERSION
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Limits, Timeout
 from .core.errors import (
+    AgentNotPublishedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AppAccessDeniedError,
     AuthenticationError,
     BadRequestError,
+    ConversationCompletedError,
     DifyError,
+    HumanInputFormClosedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -27,6 +30,9 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.knowledge import IndexingError, IndexingTimeoutError
+from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
+from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
 """The installed package version."""
@@ -35,11 +41,19 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AuthenticationError",
     "BadRequestError",
+    "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
+    "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "Limits",
     "NotFoundError",

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="pause between streamed tokens (default: %(default)s)",
     )
+    from dify_integrations.batch.cli import add_parser as add_batch_parser
+
+    add_batch_parser(sub)
+    from dify_integrations.knowledge_api import _cli as knowledge_api_cli
+
+    knowledge_api_cli.add_parser(sub)
     return parser
 
 
@@ -74,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, non-zero on failure (see ``dify-integrations demo -h``).
     """
     args = _parser().parse_args(argv)
+    if args.command == "batch":
+        from dify_integrations.batch.cli import run as run_batch_command
+
+        return run_batch_command(args)
+    if args.command == "knowledge-api":
+        from dify_integrations.knowledge_api import _cli as knowledge_api_cli
+
+        return knowledge_api_cli.run(args)
     if args.command == "demo":
         from dify_integrations.demo import run_demo
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def test_serve_prints_working_settings() -> None:
         while "Press Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
             time.sleep(0.05)
         env = dict(re.findall(r"^export (\w+)=(\S+)$", out.getvalue(), re.MULTILINE))
-        assert set(env) == set(ENV_VARS)
+        assert set(env) == {*ENV_VARS, "DIFY_API_KEY"}
         chat = DifyClient(env["DIFY_CHAT_APP_KEY"], base_url=env["DIFY_BASE_URL"])
         with chat:
             assert chat.get_info().name == "Stowaway Support"
@@ -135,3 +136,63 @@ def test_console_script_runs_the_demo_end_to_end() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Demo finished." in proc.stdout
     assert "Summary" in proc.stdout
+
+
+def test_serve_output_makes_the_adapters_work_in_that_shell() -> None:
+    """The export lines of ``serve``, applied to a fresh shell, make no-argument adapters work."""
+    out = io.StringIO()
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: serve(stream=out, stop=stop))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "Press Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        exports = re.findall(r"^export \w+=\S+$", out.getvalue(), re.MULTILINE)
+        assert any(line.startswith("export DIFY_API_KEY=") for line in exports)
+        script = (
+            "from dify_integrations.langchain import ChatDify, DifyRetriever\n"
+            "import os\n"
+            "print(ChatDify().invoke('What does error STW-402 mean?').content)\n"
+            "docs = DifyRetriever(dataset_id=os.environ['DIFY_DATASET_ID'], k=1).invoke('trial')\n"
+            "print(docs[0].metadata['document_name'])\n"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIFY_")}
+        shell = "\n".join([*exports, f"{sys.executable} -c {shlex.quote(script)}"])
+        proc = subprocess.run(
+            ["bash", "-c", shell],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    answer, document = proc.stdout.strip().splitlines()
+    assert "STW-402" in answer
+    assert document.endswith(".md")
+
+
+def test_local_server_module_help_describes_its_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dify_integrations.testing.__main__ import main as testing_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        testing_main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    explained = {
+        "--host": "address to bind",
+        "--port": "port to listen on",
+        "--ping-interval": "keep-alive",
+        "--token-delay": "pause before each streamed piece",
+    }
+    flat = " ".join(text.split())
+    for option, words in explained.items():
+        assert option in text
+        assert words in flat, option
+    assert "JSON line" in flat

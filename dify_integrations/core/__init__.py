@@ -5,12 +5,16 @@ from .async_client import AsyncDifyClient
 from .client import DifyClient
 from .config import ClientConfig, Limits, Timeout
 from .errors import (
+    AgentNotPublishedError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AppAccessDeniedError,
     AuthenticationError,
     BadRequestError,
+    ConversationCompletedError,
     DifyError,
+    HumanInputFormClosedError,
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -23,6 +27,8 @@ from .errors import (
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .knowledge import IndexingError, IndexingTimeoutError
+from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .sse import SSEDecoder, SSEFrame
 from .stream import AsyncEventStream, EventStream
 
@@ -30,14 +36,22 @@ __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AsyncDifyClient",
+    "AsyncDifyKnowledgeClient",
     "AsyncEventStream",
     "AuthenticationError",
     "BadRequestError",
     "ClientConfig",
+    "ConversationCompletedError",
     "DifyClient",
     "DifyError",
+    "DifyKnowledgeClient",
     "EventStream",
+    "HumanInputFormClosedError",
+    "IndexingError",
+    "IndexingTimeoutError",
     "InternalServerError",
     "Limits",
     "NotFoundError",

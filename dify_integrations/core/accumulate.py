@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from .events import (
+    AgentMessageEvent,
     AgentThoughtEvent,
     ErrorEvent,
+    HumanInputFormFilledEvent,
+    HumanInputFormTimeoutEvent,
+    HumanInputRequiredEvent,
     MessageEndEvent,
     MessageEvent,
     MessageFileEvent,
     MessageReplaceEvent,
+    ReasoningChunkEvent,
     StreamEvent,
     TextChunkEvent,
     TextReplaceEvent,
@@ -25,6 +30,7 @@ from .events import (
 from .models import (
     ChatMessageResponse,
     CompletionMessageResponse,
+    HumanInputRequest,
     MessageMetadata,
     RetrieverResource,
     Usage,
@@ -33,6 +39,13 @@ from .models import (
 )
 
 __all__ = ["StreamResult"]
+
+
+def _changes_text(event: StreamEvent) -> bool:
+    """Whether folding ``event`` would change the answer text."""
+    if isinstance(event, MessageFileEvent):
+        return event.url is None and event.answer is not None
+    return isinstance(event, MessageEvent | TextChunkEvent | MessageReplaceEvent | TextReplaceEvent)
 
 
 class StreamResult:
@@ -55,20 +68,31 @@ class StreamResult:
         agent_thoughts: Agent steps, upserted by ``id``, ordered by ``position``.
         files: Files from ``message_file`` events and ``message_end.files``.
         outputs: Workflow outputs from ``workflow_finished``.
-        status: Workflow status from ``workflow_finished`` (``succeeded``, ``stopped``...).
+        status: Workflow status from ``workflow_finished`` (``succeeded``, ``stopped``...),
+            or ``paused`` after ``workflow_paused``.
         error: Workflow error text, or the message of an ``error`` event.
-        finished: A terminal event arrived: ``message_end``; ``workflow_finished`` or
-            ``workflow_paused`` for workflow apps; for chatflows only the ``message_end``
-            that follows ``workflow_finished``.
-        replaced: A ``message_replace``/``text_replace`` replaced the answer.
+        finished: A terminal event arrived: ``message_end`` (chatflows send it before
+            ``workflow_finished`` on current Dify, after it on older builds: both orders
+            end complete); ``workflow_finished`` for workflow apps; ``workflow_paused``
+            for both (the run waits for a person: a complete response of kind "paused").
+        replaced: A ``message_replace``/``text_replace`` replaced the answer, or a New
+            Agent app's closing ``message`` differed from its streamed deltas.
+        reasoning: The model's reasoning (``reasoning_chunk`` deltas), never in ``answer``.
+        last_reasoning: The reasoning text the last folded event added (``""`` if none).
+        human_input: Forms of Human Input nodes waiting for a person
+            (``human_input_required``); a form filled or timed out later in the same
+            stream is removed.
+        human_input_events: ``human_input_form_filled``/``_timeout`` events, in order.
         annotation_reply: From ``message_end`` metadata.
         workflow_data: The whole ``data`` of ``workflow_finished``.
         created_at: Envelope timestamp of the first event.
     """
 
     __slots__ = (
+        "_agent_deltas",
         "_joined",
         "_parts",
+        "_reasoning_parts",
         "_thought_index",
         "_thoughts",
         "_thoughts_sorted",
@@ -79,7 +103,10 @@ class StreamResult:
         "event_count",
         "files",
         "finished",
+        "human_input",
+        "human_input_events",
         "last_delta",
+        "last_reasoning",
         "message_id",
         "outputs",
         "replaced",
@@ -116,6 +143,11 @@ class StreamResult:
         self.created_at: int | None = None
         self.event_count = 0
         self._thought_index: dict[str, int] = {}
+        self._agent_deltas = False
+        self._reasoning_parts: list[str] = []
+        self.last_reasoning = ""
+        self.human_input: list[HumanInputRequest] = []
+        self.human_input_events: list[HumanInputFormFilledEvent | HumanInputFormTimeoutEvent] = []
 
     def __repr__(self) -> str:
         return (
@@ -156,6 +188,18 @@ class StreamResult:
         return self._thoughts_sorted
 
     @property
+    def reasoning(self) -> str:
+        """The model's reasoning so far (``reasoning_chunk`` deltas joined)."""
+        if len(self._reasoning_parts) > 1:
+            self._reasoning_parts = ["".join(self._reasoning_parts)]
+        return self._reasoning_parts[0] if self._reasoning_parts else ""
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run stopped at a Human Input node and waits for a person."""
+        return self.status == "paused"
+
+    @property
     def is_chatflow(self) -> bool:
         """Whether workflow events arrived inside a chat (advanced-chat) stream."""
         return self.workflow_run_id is not None and (
@@ -171,14 +215,16 @@ class StreamResult:
         Returns:
             The text delta this event adds to ``answer`` (``""`` for non-text events and for
             replacements, which set ``replaced`` instead); also kept as ``last_delta``.
+            A reasoning delta is never returned: it is in ``last_reasoning``.
         """
+        self.last_reasoning = ""
         self.last_delta = self._fold(event)
         return self.last_delta
 
     def _fold(self, event: StreamEvent) -> str:
         self.event_count += 1
-        if self.finished:
-            return ""  # the task is over: nothing after its terminal event changes the answer
+        if self.finished and _changes_text(event):
+            return ""  # the answer is complete: nothing after its terminal event changes it
         if self.task_id is None and event.task_id:
             self.task_id = event.task_id
         if self.conversation_id is None and event.conversation_id:
@@ -190,8 +236,30 @@ class StreamResult:
         if self.created_at is None and event.created_at is not None:
             self.created_at = event.created_at
 
-        if isinstance(event, MessageEvent):  # message and agent_message
+        if isinstance(event, AgentMessageEvent):
+            self._agent_deltas = True
             return self._append(event.answer)
+        if isinstance(event, MessageEvent):
+            if self._agent_deltas:
+                return self._closing_message(event.answer)
+            return self._append(event.answer)
+        if isinstance(event, ReasoningChunkEvent):
+            text = event.data.reasoning
+            if text:
+                self._reasoning_parts.append(text)
+                self.last_reasoning = text
+            return ""
+        if isinstance(event, HumanInputRequiredEvent):
+            form = event.data
+            if form.workflow_run_id is None and self.workflow_run_id is not None:
+                form = form.model_copy(update={"workflow_run_id": self.workflow_run_id})
+            self.human_input.append(form)
+            return ""
+        if isinstance(event, HumanInputFormFilledEvent | HumanInputFormTimeoutEvent):
+            self.human_input_events.append(event)
+            node = event.data.node_id
+            self.human_input = [f for f in self.human_input if f.node_id != node]
+            return ""
         if isinstance(event, TextChunkEvent):
             return self._append(event.data.text)
         if isinstance(event, MessageReplaceEvent):
@@ -221,6 +289,18 @@ class StreamResult:
             self.error = event.message or event.code or "error"
             return ""
         return ""
+
+    def _closing_message(self, text: str) -> str:
+        """A New Agent app's closing ``message``: the complete answer, never appended.
+
+        Equal to the streamed ``agent_message`` deltas it changes nothing; different, it
+        replaces them (like ``message_replace``), so a consumer that showed the deltas
+        learns that the final answer differs.
+        """
+        self._agent_deltas = False
+        if text == self.answer:
+            return ""
+        return self._replace(text)
 
     def _upsert_thought(self, event: AgentThoughtEvent) -> None:
         # Linear: arrivals out of ``position`` order only mark the list for one sort on
@@ -265,8 +345,9 @@ class StreamResult:
             self.workflow_run_id = data.id
         if self.usage is None and data.total_tokens is not None:
             self.usage = Usage(total_tokens=data.total_tokens)
-        if not self.is_chatflow:
-            # Workflow apps end here; chatflows end with the message_end that follows.
+        if isinstance(event, WorkflowPausedEvent) or not self.is_chatflow:
+            # Workflow apps end here, and a paused run of either kind ends its stream;
+            # a chatflow's answer is complete with its message_end (before or after).
             self.finished = True
 
     def metadata(self) -> MessageMetadata:
@@ -293,6 +374,10 @@ class StreamResult:
             fields["files"] = list(self.files)
         if self.workflow_run_id is not None:
             fields["workflow_run_id"] = self.workflow_run_id
+        if self._reasoning_parts:
+            fields["reasoning"] = self.reasoning
+        if self.human_input:
+            fields["human_input"] = list(self.human_input)
         return fields
 
     def to_chat_response(self) -> ChatMessageResponse:
@@ -300,6 +385,7 @@ class StreamResult:
         return ChatMessageResponse(
             conversation_id=self.conversation_id,
             mode="advanced-chat" if self.is_chatflow else None,
+            status=self.status,
             **self._message_fields(),
         )
 
@@ -318,4 +404,6 @@ class StreamResult:
             task_id=self.task_id,
             workflow_run_id=self.workflow_run_id,
             data=WorkflowRunData.model_validate(data),
+            reasoning=self.reasoning,
+            human_input=list(self.human_input),
         )

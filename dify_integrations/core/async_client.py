@@ -16,28 +16,23 @@ import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import (
-    BaseClient,
-    blocking_body_as_stream,
-    is_json_response,
-    logger,
-    raise_mapped,
-    stream_response,
-)
 from ._fork import track
+from .base_client import BaseClient, logger
+from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
 from .decode import BodyBuffer, BodyDecoder
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     DifyError,
+    raise_mapped,
 )
 from .models import (
     AppInfo,
@@ -57,6 +52,8 @@ from .models import (
 from .stream import AsyncEventStream
 
 __all__ = ["AsyncDifyClient"]
+
+T = TypeVar("T")
 
 
 def map_transport_error(exc: BaseException) -> DifyError | None:
@@ -347,7 +344,7 @@ class AsyncDifyClient(BaseClient):
 
     async def _send_once(
         self,
-        op: ops.Operation,
+        op: ops.Operation[Any],
         client_timeout: aiohttp.ClientTimeout | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> aiohttp.ClientResponse:
@@ -375,7 +372,7 @@ class AsyncDifyClient(BaseClient):
                 proxy=self._proxy,
             )
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         status = response.status
         self._log(op, status)
         if status >= 300:
@@ -399,7 +396,7 @@ class AsyncDifyClient(BaseClient):
 
     async def _fetch_once(
         self,
-        op: ops.Operation,
+        op: ops.Operation[Any],
         client_timeout: aiohttp.ClientTimeout | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> tuple[int, bytes]:
@@ -409,19 +406,19 @@ class AsyncDifyClient(BaseClient):
             raw = b"" if op.empty else await self._read_body(response)
         except BaseException as exc:
             response.close()
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.release()
         return response.status, raw
 
-    async def _request(self, op: ops.Operation) -> aiohttp.ClientResponse:
+    async def _request(self, op: ops.Operation[Any]) -> aiohttp.ClientResponse:
         return await self._retry.acall(self._send_once, op)
 
-    async def _call(self, op: ops.Operation) -> Any:
+    async def _call(self, op: ops.Operation[T]) -> T:
         status, raw = await self._retry.acall(self._fetch_once, op)
         return self._parse_body(op, status, raw)
 
-    async def _stop_call(self, op: ops.Operation) -> Any:
+    async def _stop_call(self, op: ops.Operation[Any]) -> Any:
         """A stop call on its own short budget (`Timeout.stop`): one attempt, no retry.
 
         After ``aclose`` (or as the loop ends) it goes through a session of its own,
@@ -435,7 +432,7 @@ class AsyncDifyClient(BaseClient):
                 status, raw = await self._fetch_once(op, self._stop_timeout, own)
         return self._parse_body(op, status, raw)
 
-    def _open_stream(self, op: ops.Operation) -> AsyncEventStream:
+    def _open_stream(self, op: ops.Operation[Any]) -> AsyncEventStream:
         async def open_stream() -> tuple[AsyncIterator[bytes], Callable[[], None]]:
             response = await self._request(op)
             try:
@@ -446,7 +443,7 @@ class AsyncDifyClient(BaseClient):
                     chunks = _once(blocking_body_as_stream(raw))
             except BaseException as exc:
                 response.close()
-                raise_mapped(exc, map_transport_error(exc))
+                raise_mapped(exc, map_transport_error(exc), secret=self._secret)
             return chunks, _closer(response)
 
         return AsyncEventStream(
@@ -460,7 +457,7 @@ class AsyncDifyClient(BaseClient):
             limits=self._config.limits,
         )
 
-    def _spawn_stop(self, op: ops.Operation) -> asyncio.Future[None]:
+    def _spawn_stop(self, op: ops.Operation[Any]) -> asyncio.Future[None]:
         """Run a stop call in a task of its own (a cancellation never waits for it).
 
         The returned future is done when the call is. ``aclose`` and the end of the loop
@@ -486,19 +483,19 @@ class AsyncDifyClient(BaseClient):
         loop.call_soon(start)
         return done
 
-    async def _quiet_stop(self, op: ops.Operation) -> None:
+    async def _quiet_stop(self, op: ops.Operation[Any]) -> None:
         try:
             await self._stop_call(op)
         except Exception as exc:
             logger.debug("stop after early close failed: %s", type(exc).__name__)
 
-    async def _send(self, op: ops.Operation) -> Any:
+    async def _send(self, op: ops.Operation[T]) -> T:
         """Blocking mode: the JSON answer; streaming: the stream folded into the same model."""
         if not op.stream:
             return await self._call(op)
         async with self._open_stream(op) as stream:
             await stream.until_done()
-        return stream_response(op, stream.result)
+        return op.from_stream(stream.result)
 
     # ------------------------------------------------------------------ chat
 
@@ -514,7 +511,7 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
-        result: ChatMessageResponse = await self._send(
+        return await self._send(
             ops.chat_message(
                 query,
                 user=self._user(user),
@@ -525,7 +522,6 @@ class AsyncDifyClient(BaseClient):
                 response_mode=response_mode,
             )
         )
-        return result
 
     def stream_chat_message(
         self,
@@ -551,10 +547,7 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_chat_message(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming chat generation (``{"result": "success"}``)."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("chat", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("chat", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ completion
 
@@ -568,12 +561,11 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer."""
-        result: CompletionMessageResponse = await self._send(
+        return await self._send(
             ops.completion_message(
                 inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_completion(
         self,
@@ -590,10 +582,7 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming completion."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("completion", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("completion", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ workflow
 
@@ -606,12 +595,11 @@ class AsyncDifyClient(BaseClient):
         response_mode: ops.ResponseMode = "streaming",
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (a failed run is returned, not raised)."""
-        result: WorkflowRunResponse = await self._send(
+        return await self._send(
             ops.run_workflow(
                 inputs, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_workflow(
         self,
@@ -625,15 +613,11 @@ class AsyncDifyClient(BaseClient):
 
     async def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""
-        result: dict[str, Any] = await self._call(
-            ops.stop_task("workflow", task_id, user=self._user(user))
-        )
-        return result
+        return await self._call(ops.stop_task("workflow", task_id, user=self._user(user)))
 
     async def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
         """Details of a workflow run."""
-        result: WorkflowRunDetail = await self._call(ops.get_workflow_run(workflow_run_id))
-        return result
+        return await self._call(ops.get_workflow_run(workflow_run_id))
 
     # ------------------------------------------------------------------ conversations
 
@@ -646,12 +630,11 @@ class AsyncDifyClient(BaseClient):
         sort_by: str | None = None,
     ) -> ConversationList:
         """One page of the user's conversations."""
-        result: ConversationList = await self._call(
+        return await self._call(
             ops.list_conversations(
                 user=self._user(user), last_id=last_id, limit=limit, sort_by=sort_by
             )
         )
-        return result
 
     async def delete_conversation(self, conversation_id: str, *, user: str | None = None) -> None:
         """Delete a conversation (204)."""
@@ -666,12 +649,11 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
     ) -> Conversation:
         """Rename a conversation."""
-        result: Conversation = await self._call(
+        return await self._call(
             ops.rename_conversation(
                 conversation_id, name, auto_generate=auto_generate, user=self._user(user)
             )
         )
-        return result
 
     async def list_messages(
         self,
@@ -682,12 +664,11 @@ class AsyncDifyClient(BaseClient):
         limit: int = 20,
     ) -> MessageList:
         """One page of a conversation's messages."""
-        result: MessageList = await self._call(
+        return await self._call(
             ops.list_messages(
                 conversation_id, user=self._user(user), first_id=first_id, limit=limit
             )
         )
-        return result
 
     # ------------------------------------------------------------------ knowledge
 
@@ -695,10 +676,7 @@ class AsyncDifyClient(BaseClient):
         self, *, page: int = 1, limit: int = 20, keyword: str | None = None
     ) -> DatasetList:
         """One page of knowledge bases (knowledge key)."""
-        result: DatasetList = await self._call(
-            ops.list_datasets(page=page, limit=limit, keyword=keyword)
-        )
-        return result
+        return await self._call(ops.list_datasets(page=page, limit=limit, keyword=keyword))
 
     async def retrieve(
         self,
@@ -708,10 +686,7 @@ class AsyncDifyClient(BaseClient):
         retrieval_model: Mapping[str, Any] | None = None,
     ) -> RetrieveResponse:
         """Search a knowledge base (knowledge key)."""
-        result: RetrieveResponse = await self._call(
-            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
-        )
-        return result
+        return await self._call(ops.retrieve(dataset_id, query, retrieval_model=retrieval_model))
 
     # ------------------------------------------------------------------ files and app
 
@@ -724,22 +699,18 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
     ) -> UploadedFile:
         """Upload a file (path, bytes or binary file object)."""
-        result: UploadedFile = await self._call(
+        return await self._call(
             ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
         )
-        return result
 
     async def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        result: AppParameters = await self._call(ops.get_parameters())
-        return result
+        return await self._call(ops.get_parameters())
 
     async def get_info(self) -> AppInfo:
         """The app's name, description and mode."""
-        result: AppInfo = await self._call(ops.get_info())
-        return result
+        return await self._call(ops.get_info())
 
     async def get_meta(self) -> AppMeta:
         """The app's tool icons."""
-        result: AppMeta = await self._call(ops.get_meta())
-        return result
+        return await self._call(ops.get_meta())

@@ -9,27 +9,23 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3.exceptions
 from pydantic import SecretStr
 
 from . import operations as ops
-from ._base import (
-    BaseClient,
-    blocking_body_as_stream,
-    is_json_response,
-    raise_mapped,
-    stream_response,
-)
 from ._fork import track
+from .base_client import BaseClient
+from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
 from .decode import BodyBuffer, BodyDecoder
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     DifyError,
+    raise_mapped,
 )
 from .models import (
     AppInfo,
@@ -49,6 +45,8 @@ from .models import (
 from .stream import EventStream
 
 __all__ = ["DifyClient"]
+
+T = TypeVar("T")
 
 _CHUNK = 65536
 _BEFORE_SEND = (
@@ -230,7 +228,7 @@ class DifyClient(BaseClient):
     # ------------------------------------------------------------------ transport
 
     def _send_once(
-        self, op: ops.Operation, timeout: tuple[float, float] | None = None
+        self, op: ops.Operation[Any], timeout: tuple[float, float] | None = None
     ) -> requests.Response:
         url, headers, body = self._prepare(op)
         files: Any = None
@@ -274,7 +272,7 @@ class DifyClient(BaseClient):
                     stream=True,
                 )
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         status = response.status_code
         self._log(op, status)
         if status >= 300:
@@ -297,31 +295,31 @@ class DifyClient(BaseClient):
         return buffer.finish()
 
     def _fetch_once(
-        self, op: ops.Operation, timeout: tuple[float, float] | None = None
+        self, op: ops.Operation[Any], timeout: tuple[float, float] | None = None
     ) -> tuple[int, bytes]:
         """One attempt: send ``op`` and read its whole body (a cut body fails the attempt)."""
         response = self._send_once(op, timeout)
         try:
             raw = b"" if op.empty else self._read_body(response)
         except Exception as exc:
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.close()
         return response.status_code, raw
 
-    def _request(self, op: ops.Operation) -> requests.Response:
+    def _request(self, op: ops.Operation[Any]) -> requests.Response:
         return self._retry.call(self._send_once, op)
 
-    def _call(self, op: ops.Operation) -> Any:
+    def _call(self, op: ops.Operation[T]) -> T:
         status, raw = self._retry.call(self._fetch_once, op)
         return self._parse_body(op, status, raw)
 
-    def _stop_call(self, op: ops.Operation) -> Any:
+    def _stop_call(self, op: ops.Operation[Any]) -> Any:
         """A stop call on its own short budget (`Timeout.stop`): one attempt, no retry."""
         status, raw = self._fetch_once(op, self._stop_timeout)
         return self._parse_body(op, status, raw)
 
-    def _open_stream(self, op: ops.Operation) -> EventStream:
+    def _open_stream(self, op: ops.Operation[Any]) -> EventStream:
         response = self._request(op)
         try:
             chunks: Iterator[bytes] = _decoded_chunks(response)
@@ -329,7 +327,7 @@ class DifyClient(BaseClient):
                 chunks = iter([blocking_body_as_stream(self._read_body(response))])
         except Exception as exc:
             response.close()
-            raise_mapped(exc, map_transport_error(exc))
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         return EventStream(
             chunks,
             op=op,
@@ -341,13 +339,13 @@ class DifyClient(BaseClient):
             limits=self._config.limits,
         )
 
-    def _send(self, op: ops.Operation) -> Any:
+    def _send(self, op: ops.Operation[T]) -> T:
         """Blocking mode: the JSON answer; streaming: the stream folded into the same model."""
         if not op.stream:
             return self._call(op)
         with self._open_stream(op) as stream:
             stream.until_done()
-        return stream_response(op, stream.result)
+        return op.from_stream(stream.result)
 
     # ------------------------------------------------------------------ chat
 
@@ -380,7 +378,7 @@ class DifyClient(BaseClient):
         Returns:
             The answer with ids, usage and citations in ``metadata``.
         """
-        result: ChatMessageResponse = self._send(
+        return self._send(
             ops.chat_message(
                 query,
                 user=self._user(user),
@@ -391,7 +389,6 @@ class DifyClient(BaseClient):
                 response_mode=response_mode,
             )
         )
-        return result
 
     def stream_chat_message(
         self,
@@ -429,8 +426,7 @@ class DifyClient(BaseClient):
 
     def stop_chat_message(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming chat generation (``{"result": "success"}``)."""
-        result: dict[str, Any] = self._call(ops.stop_task("chat", task_id, user=self._user(user)))
-        return result
+        return self._call(ops.stop_task("chat", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ completion
 
@@ -455,12 +451,11 @@ class DifyClient(BaseClient):
         Returns:
             The answer, with usage in ``metadata``.
         """
-        result: CompletionMessageResponse = self._send(
+        return self._send(
             ops.completion_message(
                 inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_completion(
         self,
@@ -477,10 +472,7 @@ class DifyClient(BaseClient):
 
     def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a streaming completion (``{"result": "success"}``)."""
-        result: dict[str, Any] = self._call(
-            ops.stop_task("completion", task_id, user=self._user(user))
-        )
-        return result
+        return self._call(ops.stop_task("completion", task_id, user=self._user(user)))
 
     # ------------------------------------------------------------------ workflow
 
@@ -506,12 +498,11 @@ class DifyClient(BaseClient):
         Returns:
             The run: ``workflow_run_id``, ``data.status``, ``data.outputs``...
         """
-        result: WorkflowRunResponse = self._send(
+        return self._send(
             ops.run_workflow(
                 inputs, user=self._user(user), files=files, response_mode=response_mode
             )
         )
-        return result
 
     def stream_workflow(
         self,
@@ -525,15 +516,11 @@ class DifyClient(BaseClient):
 
     def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""
-        result: dict[str, Any] = self._call(
-            ops.stop_task("workflow", task_id, user=self._user(user))
-        )
-        return result
+        return self._call(ops.stop_task("workflow", task_id, user=self._user(user)))
 
     def get_workflow_run(self, workflow_run_id: str) -> WorkflowRunDetail:
         """Details of a workflow run (``inputs`` decoded from Dify's JSON string)."""
-        result: WorkflowRunDetail = self._call(ops.get_workflow_run(workflow_run_id))
-        return result
+        return self._call(ops.get_workflow_run(workflow_run_id))
 
     # ------------------------------------------------------------------ conversations
 
@@ -546,12 +533,11 @@ class DifyClient(BaseClient):
         sort_by: str | None = None,
     ) -> ConversationList:
         """One page of the user's conversations."""
-        result: ConversationList = self._call(
+        return self._call(
             ops.list_conversations(
                 user=self._user(user), last_id=last_id, limit=limit, sort_by=sort_by
             )
         )
-        return result
 
     def delete_conversation(self, conversation_id: str, *, user: str | None = None) -> None:
         """Delete a conversation (Dify answers 204 with no body)."""
@@ -566,12 +552,11 @@ class DifyClient(BaseClient):
         user: str | None = None,
     ) -> Conversation:
         """Rename a conversation (or let Dify generate a name)."""
-        result: Conversation = self._call(
+        return self._call(
             ops.rename_conversation(
                 conversation_id, name, auto_generate=auto_generate, user=self._user(user)
             )
         )
-        return result
 
     def list_messages(
         self,
@@ -582,12 +567,11 @@ class DifyClient(BaseClient):
         limit: int = 20,
     ) -> MessageList:
         """One page of a conversation's messages (oldest to newest)."""
-        result: MessageList = self._call(
+        return self._call(
             ops.list_messages(
                 conversation_id, user=self._user(user), first_id=first_id, limit=limit
             )
         )
-        return result
 
     # ------------------------------------------------------------------ knowledge
 
@@ -595,8 +579,7 @@ class DifyClient(BaseClient):
         self, *, page: int = 1, limit: int = 20, keyword: str | None = None
     ) -> DatasetList:
         """One page of knowledge bases (needs a knowledge key)."""
-        result: DatasetList = self._call(ops.list_datasets(page=page, limit=limit, keyword=keyword))
-        return result
+        return self._call(ops.list_datasets(page=page, limit=limit, keyword=keyword))
 
     def retrieve(
         self,
@@ -606,10 +589,7 @@ class DifyClient(BaseClient):
         retrieval_model: Mapping[str, Any] | None = None,
     ) -> RetrieveResponse:
         """Search a knowledge base (needs a knowledge key)."""
-        result: RetrieveResponse = self._call(
-            ops.retrieve(dataset_id, query, retrieval_model=retrieval_model)
-        )
-        return result
+        return self._call(ops.retrieve(dataset_id, query, retrieval_model=retrieval_model))
 
     # ------------------------------------------------------------------ files and app
 
@@ -622,22 +602,18 @@ class DifyClient(BaseClient):
         user: str | None = None,
     ) -> UploadedFile:
         """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``."""
-        result: UploadedFile = self._call(
+        return self._call(
             ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
         )
-        return result
 
     def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        result: AppParameters = self._call(ops.get_parameters())
-        return result
+        return self._call(ops.get_parameters())
 
     def get_info(self) -> AppInfo:
         """The app's name, description and mode."""
-        result: AppInfo = self._call(ops.get_info())
-        return result
+        return self._call(ops.get_info())
 
     def get_meta(self) -> AppMeta:
         """The app's tool icons."""
-        result: AppMeta = self._call(ops.get_meta())
-        return result
+        return self._call(ops.get_meta())

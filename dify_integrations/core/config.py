@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from .validate import check_api_key
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
@@ -148,20 +150,86 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _authority(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int]:
+    """Scheme, host and port as both transports compare them (default port filled in)."""
+    default = 443 if scheme == "https" else 80
+    return scheme.lower(), (host or "").strip("[]").lower(), port or default
+
+
+def _transport_views(base_url: str) -> list[tuple[str, str, int]]:
+    """How urllib3 (the sync client) and yarl (aiohttp) read the URL's authority."""
+    import yarl
+    from urllib3.util import parse_url
+
+    try:
+        u3 = parse_url(base_url)
+        y = yarl.URL(base_url)
+    except Exception:  # any parser refusing the URL is a refusal
+        raise ValueError(
+            "base_url cannot be parsed by the HTTP clients; give a plain "
+            "http(s)://host[:port]/path URL"
+        ) from None
+    return [
+        _authority(u3.scheme or "", u3.host, u3.port),
+        _authority(y.scheme, y.host, y.explicit_port),
+    ]
+
+
 def check_base_url(base_url: str, *, stacklevel: int = 4) -> str:
     """Normalise a Service API root and vet it.
 
+    The URL must be unambiguous, so that the plain-http check below and both transports
+    (urllib3 for `DifyClient`, yarl/aiohttp for `AsyncDifyClient`) read the same host:
+    only printable ASCII, no backslash or ``%`` in the host part, no user info
+    (``user:password@``, which would also replace the Bearer key with Basic auth), no
+    ``?query`` and no ``#fragment`` (a fragment would silently send every call to the
+    root). A host in another script is given in its ``xn--`` (IDNA) form.
+
     Raises:
-        ValueError: If it is not an http(s) URL with a host.
+        ValueError: If it is not such an http(s) URL with a host. The message never
+            repeats a user-info part (it may hold a password).
 
     Warns:
         UserWarning: When it is plain ``http://`` to a host that is not loopback (the key
             would travel unencrypted).
     """
     base_url = base_url.strip().rstrip("/")
+    bad = next((c for c in base_url if not "\x21" <= c <= "\x7e"), None)
+    if bad is not None:
+        raise ValueError(
+            "base_url must be printable ASCII without spaces or control characters "
+            f"(found U+{ord(bad):04X}); give a non-ASCII host in its xn-- form"
+        )
+    _, sep, rest = base_url.partition("://")
+    authority = rest.split("/", 1)[0]
+    if "@" in authority:
+        raise ValueError(
+            "base_url must not contain user info (user:password@host): the API key is "
+            "sent as a Bearer token; give the URL without it"
+        )
+    if "\\" in base_url:
+        raise ValueError(f"base_url must not contain a backslash, got {base_url!r}")
+    if "#" in base_url:
+        raise ValueError(
+            f"base_url must not contain a #fragment (every call would go to the part "
+            f"before it), got {base_url!r}"
+        )
+    if "?" in base_url:
+        raise ValueError(f"base_url must not contain a ?query, got {base_url!r}")
+    if "%" in authority:
+        raise ValueError(f"base_url must not percent-encode its host, got {base_url!r}")
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not sep or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"base_url has an invalid port, got {base_url!r}") from None
+    checked = _authority(parts.scheme, parts.hostname, port)
+    if any(view != checked for view in _transport_views(base_url)):
+        raise ValueError(
+            f"base_url is ambiguous (the HTTP clients read its host differently), got {base_url!r}"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         warnings.warn(
             f"base_url {base_url!r} uses plain http to a non-loopback host: "
@@ -235,9 +303,10 @@ class ClientConfig:
             key = os.environ.get(env_key) or (
                 os.environ.get(ENV_API_KEY) if env_key != ENV_API_KEY else None
             )
-        if not key or not key.strip():
+        if not key:
             names = env_key if env_key == ENV_API_KEY else f"{env_key} or {ENV_API_KEY}"
             raise ValueError(f"No Dify API key: pass api_key= or set {names}.")
+        check_api_key(key)
         url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
         if not isinstance(url, str):
             raise TypeError("base_url must be a string")
@@ -248,7 +317,7 @@ class ClientConfig:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError("max_retries must be an integer >= 0")
         return cls(
-            api_key=SecretStr(key.strip()),
+            api_key=SecretStr(key),
             base_url=check_base_url(url),
             user=resolved_user,
             timeout=Timeout.coerce(timeout),

@@ -6,18 +6,23 @@ the key as ``secret`` so that an echoing server cannot leak it through an error.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentNotPublishedError",
+    "AppAccessDeniedError",
     "AuthenticationError",
     "BadRequestError",
+    "ConversationCompletedError",
     "DifyError",
+    "HumanInputFormClosedError",
     "InternalServerError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -35,19 +40,61 @@ _EXCERPT = 200
 _REDACTED = "[REDACTED]"
 
 
+_FRAGMENT = 8  # the shortest piece of a key that is redacted on its own
+
+
+@functools.lru_cache(maxsize=64)
+def _fragment_pattern(secret: str) -> re.Pattern[str] | None:
+    """Any ``_FRAGMENT``-character window of ``secret`` (``None`` for a short secret).
+
+    The windows are taken after a console prefix (``app-``, ``dataset-``): the prefix is
+    not secret, and text that merely names it is left alone.
+    """
+    prefix, dash, rest = secret.partition("-")
+    body = rest if dash and prefix in ("app", "dataset") else secret
+    if len(body) < 2 * _FRAGMENT:
+        return None
+    windows = {body[i : i + _FRAGMENT] for i in range(len(body) - _FRAGMENT + 1)}
+    return re.compile("|".join(re.escape(w) for w in sorted(windows)))
+
+
 def redact(text: str, secret: str | None) -> str:
-    """Remove every occurrence of ``secret`` from ``text``.
+    """Remove every occurrence of ``secret``, whole or in pieces, from ``text``.
+
+    A piece of 8 characters or more of the key (a key cut by a server's or a proxy's
+    truncation, or by an excerpt) is removed as well: each match is widened to the longest
+    run of ``text`` that is still a piece of the key.
 
     Args:
         text: Any text that may be shown to a user or logged.
         secret: The API key (or ``None``).
 
     Returns:
-        ``text`` with the key replaced by ``[REDACTED]``.
+        ``text`` with the key and its pieces replaced by ``[REDACTED]``.
     """
-    if secret and secret in text:
-        return text.replace(secret, _REDACTED)
-    return text
+    if not secret or not text:
+        return text
+    if secret in text:
+        text = text.replace(secret, _REDACTED)
+    pattern = _fragment_pattern(secret)
+    if pattern is None:
+        return text
+    match = pattern.search(text)
+    if match is None:
+        return text
+    pieces: list[str] = []
+    done = 0
+    while match is not None:
+        start, end = match.start(), match.end()
+        while start > done and text[start - 1 : end] in secret:
+            start -= 1
+        while end < len(text) and text[start : end + 1] in secret:
+            end += 1
+        pieces += [text[done:start], _REDACTED]
+        done = end
+        match = pattern.search(text, end)
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _redact_value(value: Any, secret: str | None) -> Any:
@@ -166,6 +213,33 @@ class InternalServerError(APIStatusError):
     """HTTP 5xx."""
 
 
+class ConversationCompletedError(BadRequestError):
+    """HTTP 400 ``conversation_completed``: the conversation has ended.
+
+    Start a new one: send the message again without ``conversation_id``.
+    """
+
+
+class AgentNotPublishedError(BadRequestError):
+    """HTTP 400 ``agent_not_published``: the New Agent app's agent has no published version."""
+
+
+class AppAccessDeniedError(PermissionDeniedError):
+    """HTTP 403 from Dify's admission layer: the app or its workspace cannot be used.
+
+    ``code`` says why: ``app_not_found``, ``app_abnormal_status``, ``app_api_disabled``,
+    ``workspace_not_found`` or ``workspace_archived``. Retrying does not help.
+    """
+
+
+class HumanInputFormClosedError(APIStatusError):
+    """HTTP 412: the human-input form can no longer be submitted.
+
+    ``code`` is ``human_input_form_submitted`` (forms are one-shot: someone answered first)
+    or ``human_input_form_expired`` (its ``expiration_time`` passed).
+    """
+
+
 class APIConnectionError(DifyError):
     """The connection failed, or a stream ended before its final event.
 
@@ -254,6 +328,19 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     429: RateLimitError,
 }
 
+# Dify codes with their own exception (each a subclass of its status's class).
+_CODE_CLASSES: dict[str, type[APIStatusError]] = {
+    "conversation_completed": ConversationCompletedError,
+    "agent_not_published": AgentNotPublishedError,
+    "app_not_found": AppAccessDeniedError,
+    "app_abnormal_status": AppAccessDeniedError,
+    "app_api_disabled": AppAccessDeniedError,
+    "workspace_not_found": AppAccessDeniedError,
+    "workspace_archived": AppAccessDeniedError,
+    "human_input_form_submitted": HumanInputFormClosedError,
+    "human_input_form_expired": HumanInputFormClosedError,
+}
+
 _FALLBACK_CODES: dict[int, str] = {
     400: "bad_request",
     401: "unauthorized",
@@ -261,6 +348,7 @@ _FALLBACK_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     413: "request_entity_too_large",
+    412: "precondition_failed",
     415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_server_error",
@@ -274,15 +362,21 @@ def _fallback_code(status: int) -> str:
     return _FALLBACK_CODES.get(status, f"http_{status}")
 
 
-def status_error_class(status: int) -> type[APIStatusError]:
-    """The exception class for an HTTP status.
+def status_error_class(status: int, code: str | None = None) -> type[APIStatusError]:
+    """The exception class for an HTTP status (and Dify's error ``code``).
 
     Args:
         status: HTTP status code.
+        code: Dify's error code; a code with its own class (``conversation_completed``,
+            the 403 admission codes, the 412 form codes...) picks that class when it fits
+            the status.
 
     Returns:
         The matching `APIStatusError` subclass (5xx -> `InternalServerError`).
     """
+    by_code = _CODE_CLASSES.get(code) if code else None
+    if by_code is not None and by_code.__mro__[1] is status_error_class(status):
+        return by_code
     cls = _STATUS_CLASSES.get(status)
     if cls is not None:
         return cls
@@ -331,7 +425,6 @@ def error_from_response(
     Returns:
         An `APIStatusError` subclass instance (not raised).
     """
-    cls = status_error_class(status)
     raw_text = body_bytes.decode("utf-8", "replace")
     # Redact first: any cut (excerpt, 2000-char cap) made afterwards cannot split the key.
     text = redact(raw_text, secret)
@@ -352,6 +445,7 @@ def error_from_response(
         snippet = excerpt(text)
         body = text[:2000] if text else None
         message = f"HTTP {status} (non-JSON body): {snippet}" if snippet else f"HTTP {status}"
+    cls = status_error_class(status, code)
     return cls(
         redact(message, secret),
         status_code=status,
@@ -377,3 +471,19 @@ def error_from_event(data: Mapping[str, Any], *, secret: str | None = None) -> S
         code=redact(str(data["code"]), secret) if data.get("code") is not None else None,
         status=status if isinstance(status, int) else None,
     )
+
+
+def raise_mapped(
+    exc: BaseException, mapped: DifyError | None, *, secret: str | None = None
+) -> NoReturn:
+    """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
+
+    Call it from an ``except`` block: the mapped error is chained to ``exc``, which is
+    first scrubbed of credentials and of ``secret`` (see `scrub.scrub_exception`).
+    """
+    from .scrub import scrub_exception  # scrub uses this module's redact
+
+    scrub_exception(exc, secret)
+    if mapped is None:
+        raise exc
+    raise mapped from exc

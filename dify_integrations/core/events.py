@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from .models import (
     DifyModel,
+    HumanInputRequest,
     MessageMetadata,
     RetrieverResource,
     Usage,
@@ -23,10 +24,24 @@ from .models import (
 )
 
 __all__ = [
+    "AgentLogData",
     "AgentLogEvent",
     "AgentMessageEvent",
     "AgentThoughtEvent",
     "ErrorEvent",
+    "HumanInputFormFilledData",
+    "HumanInputFormFilledEvent",
+    "HumanInputFormTimeoutData",
+    "HumanInputFormTimeoutEvent",
+    "HumanInputRequest",
+    "HumanInputRequiredEvent",
+    "IterationCompletedEvent",
+    "IterationNextEvent",
+    "IterationStartedEvent",
+    "LoopCompletedEvent",
+    "LoopData",
+    "LoopNextEvent",
+    "LoopStartedEvent",
     "MessageEndEvent",
     "MessageEvent",
     "MessageFileEvent",
@@ -34,7 +49,10 @@ __all__ = [
     "MessageReplaceEvent",
     "NodeData",
     "NodeFinishedEvent",
+    "NodeRetryEvent",
     "NodeStartedEvent",
+    "ReasoningChunkData",
+    "ReasoningChunkEvent",
     "RetrieverResource",
     "StreamEvent",
     "TTSMessageEndEvent",
@@ -46,6 +64,7 @@ __all__ = [
     "WorkflowEvent",
     "WorkflowFinishedData",
     "WorkflowFinishedEvent",
+    "WorkflowPausedData",
     "WorkflowPausedEvent",
     "WorkflowStartedData",
     "WorkflowStartedEvent",
@@ -168,6 +187,8 @@ class WorkflowStartedData(DifyModel):
     workflow_id: str | None = None
     inputs: dict[str, Any] | None = None
     created_at: int | None = None
+    reason: str | None = None
+    """``initial``, or ``resumption`` when a paused run resumes (current Dify)."""
 
 
 class WorkflowStartedEvent(WorkflowEvent):
@@ -201,9 +222,70 @@ class NodeStartedEvent(WorkflowEvent):
 
 
 class NodeFinishedEvent(WorkflowEvent):
-    """``node_finished`` (``node_retry`` parses as a plain `WorkflowEvent`)."""
+    """``node_finished``."""
 
     data: NodeData = Field(default_factory=NodeData)
+
+
+class NodeRetryData(NodeData):
+    """``data`` of ``node_retry``: a node attempt that failed and will be retried."""
+
+    retry_index: int | None = None
+
+
+class NodeRetryEvent(WorkflowEvent):
+    """``node_retry``: a node failed an attempt (``status`` ``retry``) and runs again."""
+
+    data: NodeRetryData = Field(default_factory=NodeRetryData)
+
+
+class LoopData(NodeData):
+    """``data`` of the iteration and loop events (``iteration_*``, ``loop_*``)."""
+
+    created_at: int | None = None
+    finished_at: int | None = None
+    extras: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    total_tokens: int | None = None
+    steps: int | None = None
+    pre_loop_output: Any = None
+    pre_iteration_output: Any = None
+
+
+class IterationStartedEvent(WorkflowEvent):
+    """``iteration_started``: an iteration node begins."""
+
+    data: LoopData = Field(default_factory=LoopData)
+
+
+class IterationNextEvent(WorkflowEvent):
+    """``iteration_next``: the next round of an iteration (``data.index``)."""
+
+    data: LoopData = Field(default_factory=LoopData)
+
+
+class IterationCompletedEvent(WorkflowEvent):
+    """``iteration_completed``: an iteration node ended (``outputs``, ``steps``)."""
+
+    data: LoopData = Field(default_factory=LoopData)
+
+
+class LoopStartedEvent(WorkflowEvent):
+    """``loop_started``: a loop node begins."""
+
+    data: LoopData = Field(default_factory=LoopData)
+
+
+class LoopNextEvent(WorkflowEvent):
+    """``loop_next``: the next round of a loop (``pre_loop_output`` is ``{}`` today)."""
+
+    data: LoopData = Field(default_factory=LoopData)
+
+
+class LoopCompletedEvent(WorkflowEvent):
+    """``loop_completed``: a loop node ended."""
+
+    data: LoopData = Field(default_factory=LoopData)
 
 
 class TextChunkData(DifyModel):
@@ -239,14 +321,105 @@ class WorkflowFinishedEvent(WorkflowEvent):
     data: WorkflowFinishedData = Field(default_factory=WorkflowFinishedData)
 
 
-class WorkflowPausedEvent(WorkflowEvent):
-    """``workflow_paused`` (newest servers): terminal, ``status`` is ``paused``."""
+class WorkflowPausedData(WorkflowFinishedData):
+    """``data`` of ``workflow_paused``: which nodes wait, and why."""
 
-    data: WorkflowFinishedData = Field(default_factory=WorkflowFinishedData)
+    workflow_run_id: str | None = None
+    paused_nodes: list[str] = Field(default_factory=list)
+    reasons: list[dict[str, Any]] = Field(default_factory=list)
+
+    _lists = field_validator("paused_nodes", "reasons", mode="before")(_none_to_list)
+
+
+class WorkflowPausedEvent(WorkflowEvent):
+    """``workflow_paused`` (current Dify): terminal for the stream, ``status`` is ``paused``.
+
+    The run waits for a person (a Human Input node); the ``human_input_required`` events
+    before it carry the forms. The stream ends here: a complete response of kind "paused".
+    """
+
+    data: WorkflowPausedData = Field(default_factory=WorkflowPausedData)
+
+
+class HumanInputRequiredEvent(WorkflowEvent):
+    """``human_input_required``: a Human Input node waits; ``data`` is the form request."""
+
+    data: HumanInputRequest = Field(default_factory=HumanInputRequest)
+
+
+class HumanInputFormFilledData(DifyModel):
+    """``data`` of ``human_input_form_filled``."""
+
+    node_id: str | None = None
+    node_title: str | None = None
+    rendered_content: str | None = None
+    action_id: str | None = None
+    action_text: str | None = None
+
+
+class HumanInputFormFilledEvent(WorkflowEvent):
+    """``human_input_form_filled``: a person submitted the form; the run goes on."""
+
+    data: HumanInputFormFilledData = Field(default_factory=HumanInputFormFilledData)
+
+
+class HumanInputFormTimeoutData(DifyModel):
+    """``data`` of ``human_input_form_timeout``."""
+
+    node_id: str | None = None
+    node_title: str | None = None
+    expiration_time: int | None = None
+
+
+class HumanInputFormTimeoutEvent(WorkflowEvent):
+    """``human_input_form_timeout``: the form expired before anyone submitted it."""
+
+    data: HumanInputFormTimeoutData = Field(default_factory=HumanInputFormTimeoutData)
+
+
+class ReasoningChunkData(DifyModel):
+    """``data`` of ``reasoning_chunk``."""
+
+    message_id: str | None = None
+    reasoning: str = ""
+    node_id: str | None = None
+    is_final: bool = False
+
+    _reasoning = field_validator("reasoning", mode="before")(_str_or_empty)
+
+    @field_validator("is_final", mode="before")
+    @classmethod
+    def _final(cls, value: Any) -> Any:
+        return False if value is None else value
+
+
+class ReasoningChunkEvent(StreamEvent):
+    """``reasoning_chunk``: a delta of the model's reasoning, separate from the answer.
+
+    Sent by LLM nodes with ``reasoning_format: separated`` in chatflow and workflow streams.
+    """
+
+    data: ReasoningChunkData = Field(default_factory=ReasoningChunkData)
+
+
+class AgentLogData(DifyModel):
+    """``data`` of ``agent_log``."""
+
+    node_execution_id: str | None = None
+    id: str | None = None
+    label: str | None = None
+    parent_id: str | None = None
+    error: str | None = None
+    status: str | None = None
+    data: Any = None
+    metadata: dict[str, Any] | None = None
+    node_id: str | None = None
 
 
 class AgentLogEvent(WorkflowEvent):
-    """``agent_log``: agent-node log entry in a workflow."""
+    """``agent_log``: a log entry of an Agent node (no top-level ``workflow_run_id``)."""
+
+    data: AgentLogData = Field(default_factory=AgentLogData)
 
 
 _EVENT_CLASSES: dict[str, type[StreamEvent]] = {
@@ -267,6 +440,17 @@ _EVENT_CLASSES: dict[str, type[StreamEvent]] = {
     "workflow_finished": WorkflowFinishedEvent,
     "workflow_paused": WorkflowPausedEvent,
     "agent_log": AgentLogEvent,
+    "node_retry": NodeRetryEvent,
+    "iteration_started": IterationStartedEvent,
+    "iteration_next": IterationNextEvent,
+    "iteration_completed": IterationCompletedEvent,
+    "loop_started": LoopStartedEvent,
+    "loop_next": LoopNextEvent,
+    "loop_completed": LoopCompletedEvent,
+    "human_input_required": HumanInputRequiredEvent,
+    "human_input_form_filled": HumanInputFormFilledEvent,
+    "human_input_form_timeout": HumanInputFormTimeoutEvent,
+    "reasoning_chunk": ReasoningChunkEvent,
 }
 
 

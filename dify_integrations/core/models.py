@@ -22,6 +22,7 @@ __all__ = [
     "Dataset",
     "DatasetList",
     "DifyModel",
+    "HumanInputRequest",
     "Message",
     "MessageList",
     "MessageMetadata",
@@ -117,6 +118,7 @@ class RetrieverResource(DifyModel):
     doc_metadata: dict[str, Any] | None = None
     title: str | None = None
     files: list[Any] | None = None
+    summary: str | None = None
 
 
 class MessageMetadata(DifyModel):
@@ -129,8 +131,53 @@ class MessageMetadata(DifyModel):
     _lists = field_validator("retriever_resources", mode="before")(_none_to_list)
 
 
+class HumanInputRequest(DifyModel):
+    """A Human Input node waiting for a person (``human_input_required`` of current Dify).
+
+    Show ``form_content`` with its ``inputs`` and ``actions``, then submit the person's
+    answer with ``submit_human_input_form(form_token, inputs=..., action=...)`` and follow
+    the resumed run with ``stream_workflow_events(workflow_run_id)``.
+
+    Attributes:
+        form_id: The form's id.
+        node_id: The Human Input node.
+        node_title: Its title.
+        form_content: The form body (Markdown, variables substituted).
+        inputs: Form input definitions (``type``, ``output_variable_name``, ...).
+        actions: Buttons the person may press (``id``, ``title``, ``button_style``).
+        display_in_ui: Whether Dify's web app shows the form.
+        form_token: The token for ``GET``/``POST /form/human_input/{form_token}``.
+        resolved_default_values: Default values to display, by output variable name.
+        expiration_time: Unix seconds after which the form can no longer be submitted.
+        workflow_run_id: The paused run (from the event envelope).
+    """
+
+    form_id: str | None = None
+    node_id: str | None = None
+    node_title: str | None = None
+    form_content: str = ""
+    inputs: list[dict[str, Any]] = Field(default_factory=list)
+    actions: list[dict[str, Any]] = Field(default_factory=list)
+    display_in_ui: bool | None = None
+    form_token: str | None = None
+    resolved_default_values: dict[str, Any] = Field(default_factory=dict)
+    expiration_time: int | None = None
+    workflow_run_id: str | None = None
+
+    _lists = field_validator("inputs", "actions", mode="before")(_none_to_list)
+    _defaults = field_validator("resolved_default_values", mode="before")(_none_to_dict)
+    _content = field_validator("form_content", mode="before")(_str_or_empty)
+
+
 class ChatMessageResponse(DifyModel):
-    """Answer of ``POST /chat-messages`` (blocking shape)."""
+    """Answer of ``POST /chat-messages`` (blocking shape).
+
+    Beyond Dify's blocking body, a folded stream also fills ``reasoning`` (the model's
+    ``reasoning_chunk``s, never part of ``answer``) and, for chatflows, ``workflow_run_id``
+    and ``status``. A chatflow that stopped at a Human Input node comes back with
+    ``status == "paused"`` (``paused`` is true) and the forms in ``human_input``: a complete
+    answer of its own kind, not an error.
+    """
 
     event: str | None = "message"
     task_id: str | None = None
@@ -141,10 +188,21 @@ class ChatMessageResponse(DifyModel):
     answer: str = ""
     metadata: MessageMetadata = Field(default_factory=MessageMetadata)
     created_at: int | None = None
+    workflow_run_id: str | None = None
+    status: str | None = None
+    reasoning: str = ""
+    human_input: list[HumanInputRequest] = Field(default_factory=list)
 
     _meta = field_validator("metadata", mode="before")(_none_to_dict)
 
     _answer = field_validator("answer", mode="before")(_str_or_empty)
+    _reasoning = field_validator("reasoning", mode="before")(_str_or_empty)
+    _forms = field_validator("human_input", mode="before")(_none_to_list)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run waits for a person (a Human Input node paused it)."""
+        return self.status == "paused"
 
 
 class CompletionMessageResponse(ChatMessageResponse):
@@ -172,11 +230,25 @@ class WorkflowRunData(DifyModel):
 
 
 class WorkflowRunResponse(DifyModel):
-    """Answer of ``POST /workflows/run`` (blocking shape)."""
+    """Answer of ``POST /workflows/run`` (blocking shape).
+
+    A folded stream also fills ``reasoning`` (``reasoning_chunk`` text) and, when a Human
+    Input node paused the run, ``status == "paused"`` with the forms in ``human_input``.
+    """
 
     task_id: str | None = None
     workflow_run_id: str | None = None
     data: WorkflowRunData = Field(default_factory=WorkflowRunData)
+    reasoning: str = ""
+    human_input: list[HumanInputRequest] = Field(default_factory=list)
+
+    _reasoning = field_validator("reasoning", mode="before")(_str_or_empty)
+    _forms = field_validator("human_input", mode="before")(_none_to_list)
+
+    @property
+    def paused(self) -> bool:
+        """Whether the run waits for a person (a Human Input node paused it)."""
+        return self.data.status == "paused"
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -258,10 +330,19 @@ class Message(DifyModel):
     created_at: int | None = None
     status: str | None = None
     error: str | None = None
+    message_tokens: int | None = None
+    answer_tokens: int | None = None
+    total_tokens: int | None = None
+    provider_response_latency: float | None = None
+    total_price: str | None = None
+    currency: str | None = None
+    extra_contents: list[dict[str, Any]] = Field(default_factory=list)
+    """Human-input forms of the message (``form_definition``, ``form_submission_data``)."""
 
     _lists = field_validator(
-        "retriever_resources", "agent_thoughts", "message_files", mode="before"
+        "retriever_resources", "agent_thoughts", "message_files", "extra_contents", mode="before"
     )(_none_to_list)
+    _price = field_validator("total_price", mode="before")(_price)
 
 
 class MessageList(DifyModel):

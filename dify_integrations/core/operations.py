@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Generic, Literal, TypeVar, cast
 from urllib.parse import quote
 
+from .accumulate import StreamResult
 from .models import (
     AppInfo,
     AppMeta,
@@ -33,6 +33,15 @@ from .models import (
     UploadedFile,
     WorkflowRunDetail,
     WorkflowRunResponse,
+)
+from .retrieval import check_query
+from .validate import (
+    check_filename,
+    check_json_numbers,
+    check_mime_type,
+    check_regular_file,
+    path_segment,
+    uuid_id,
 )
 
 __all__ = [
@@ -72,6 +81,9 @@ TRANSFER_METHODS: Final = ("remote_url", "local_file")
 
 FileInput = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
+T = TypeVar("T")
+"""The result type of an `Operation`: what the client method returns."""
+
 
 @dataclass(frozen=True, slots=True)
 class Multipart:
@@ -91,8 +103,8 @@ class Multipart:
 
 
 @dataclass(frozen=True, slots=True)
-class Operation:
-    """A fully validated request, ready for a transport.
+class Operation(Generic[T]):
+    """A fully validated request, ready for a transport; ``T`` is the type of its answer.
 
     Attributes:
         name: Operation name (the client method), for logs.
@@ -109,6 +121,8 @@ class Operation:
         user: The end user the request is made for (stop calls reuse it).
         model: Pydantic model of the JSON answer; ``None`` returns the decoded JSON.
         empty: The success answer has no body (204).
+        fold: For streams, how the folded stream becomes the answer a blocking call
+            gives (``StreamResult.to_chat_response``...).
     """
 
     name: str
@@ -116,16 +130,17 @@ class Operation:
     path: str
     key_kind: KeyKind = "app"
     json: dict[str, Any] | None = None
-    params: dict[str, str | int] | None = None
+    params: dict[str, Any] | None = None
     multipart: Multipart | None = None
     idempotent: bool = False
     stream: bool = False
     stop_kind: StopKind | None = None
     user: str | None = None
-    model: type[DifyModel] | None = None
+    model: type[T] | None = None
     empty: bool = False
+    fold: Callable[[StreamResult], T] | None = None
 
-    def parse(self, payload: Any) -> Any:
+    def parse(self, payload: Any) -> T:
         """Turn the decoded JSON answer into the operation's model.
 
         Args:
@@ -135,8 +150,19 @@ class Operation:
             A model instance, the payload itself when there is no model, or ``None``.
         """
         if self.empty or self.model is None:
-            return payload
-        return self.model.model_validate(payload if payload is not None else {})
+            return cast(T, payload)
+        model = cast(type[DifyModel], self.model)
+        return cast(T, model.model_validate(payload if payload is not None else {}))
+
+    def from_stream(self, result: StreamResult) -> T:
+        """The answer a blocking call would give, from the fold of this operation's stream.
+
+        Raises:
+            ValueError: If the operation does not stream an answer.
+        """
+        if self.fold is None:
+            raise ValueError(f"{self.name} does not stream an answer")
+        return self.fold(result)
 
 
 def encode_json(body: Mapping[str, Any]) -> bytes:
@@ -148,10 +174,15 @@ def encode_json(body: Mapping[str, Any]) -> bytes:
     Returns:
         Encoded bytes.
     """
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN/infinity outside ``inputs`` (which is checked with a path)
+        check_json_numbers(body, "the request body")
+        raise
+    return text.encode("utf-8")
 
 
-def check_key_kind(op: Operation, api_key: str) -> None:
+def check_key_kind(op: Operation[Any], api_key: str) -> None:
     """Refuse an app key on a knowledge route and vice versa, before any request.
 
     Keys without the console prefixes (``app-``/``dataset-``) are not checked.
@@ -198,16 +229,11 @@ def _text(value: Any, name: str, *, allow_empty: bool = False) -> str:
 
 
 def _uuid(value: Any, name: str) -> str:
-    text = _text(value, name)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a UUID, got {text!r}") from None
-    return text
+    return uuid_id(value, name)
 
 
 def _id(value: Any, name: str) -> str:
-    return quote(_text(value, name).strip(), safe="")
+    return quote(path_segment(value, name), safe="")
 
 
 def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -218,6 +244,7 @@ def _inputs(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in inputs:
         if not isinstance(key, str):
             raise TypeError("inputs keys must be strings")
+    check_json_numbers(inputs, "inputs")
     return dict(inputs)
 
 
@@ -274,7 +301,7 @@ def chat_message(
     files: Sequence[Mapping[str, Any]] | None = None,
     auto_generate_name: bool | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[ChatMessageResponse]:
     """``POST /chat-messages``.
 
     Args:
@@ -319,7 +346,8 @@ def chat_message(
         stream=streaming,
         stop_kind="chat",
         user=body["user"],
-        model=None if streaming else ChatMessageResponse,
+        model=ChatMessageResponse,
+        fold=StreamResult.to_chat_response,
     )
 
 
@@ -330,7 +358,7 @@ def completion_message(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[CompletionMessageResponse]:
     """``POST /completion-messages``.
 
     Args:
@@ -366,7 +394,8 @@ def completion_message(
         stream=streaming,
         stop_kind="completion",
         user=body["user"],
-        model=None if streaming else CompletionMessageResponse,
+        model=CompletionMessageResponse,
+        fold=StreamResult.to_completion_response,
     )
 
 
@@ -376,7 +405,7 @@ def run_workflow(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
-) -> Operation:
+) -> Operation[WorkflowRunResponse]:
     """``POST /workflows/run``.
 
     Args:
@@ -409,7 +438,8 @@ def run_workflow(
         stream=streaming,
         stop_kind="workflow",
         user=body["user"],
-        model=None if streaming else WorkflowRunResponse,
+        model=WorkflowRunResponse,
+        fold=StreamResult.to_workflow_response,
     )
 
 
@@ -420,7 +450,7 @@ _STOP_PATHS: Final[dict[str, str]] = {
 }
 
 
-def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
+def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation[dict[str, Any]]:
     """Stop a running generation: chat, completion or workflow.
 
     The workflow route is ``/workflows/tasks/{task_id}/stop`` (the seed's
@@ -444,7 +474,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
     return Operation(
         name=f"stop_{kind}",
         method="POST",
-        path=template.format(_id(task_id, "task_id")),
+        path=template.format(_uuid(task_id, "task_id")),
         json={"user": who},
         idempotent=True,
         user=who,
@@ -454,7 +484,7 @@ def stop_task(kind: StopKind, task_id: str, *, user: str | None) -> Operation:
 # --------------------------------------------------------------------------- workflows
 
 
-def get_workflow_run(workflow_run_id: str) -> Operation:
+def get_workflow_run(workflow_run_id: str) -> Operation[WorkflowRunDetail]:
     """``GET /workflows/run/{id}``: run detail (``inputs`` decoded from its JSON string).
 
     Args:
@@ -466,7 +496,7 @@ def get_workflow_run(workflow_run_id: str) -> Operation:
     return Operation(
         name="get_workflow_run",
         method="GET",
-        path=f"/workflows/run/{_id(workflow_run_id, 'workflow_run_id')}",
+        path=f"/workflows/run/{_uuid(workflow_run_id, 'workflow_run_id')}",
         idempotent=True,
         model=WorkflowRunDetail,
     )
@@ -481,7 +511,7 @@ def list_conversations(
     last_id: str | None = None,
     limit: int = 20,
     sort_by: str | None = None,
-) -> Operation:
+) -> Operation[ConversationList]:
     """``GET /conversations``.
 
     Args:
@@ -511,7 +541,7 @@ def list_conversations(
     )
 
 
-def delete_conversation(conversation_id: str, *, user: str | None) -> Operation:
+def delete_conversation(conversation_id: str, *, user: str | None) -> Operation[None]:
     """``DELETE /conversations/{id}`` with JSON body ``{"user": ...}``; answers 204.
 
     Args:
@@ -539,7 +569,7 @@ def rename_conversation(
     *,
     auto_generate: bool = False,
     user: str | None,
-) -> Operation:
+) -> Operation[Conversation]:
     """``POST /conversations/{id}/name``.
 
     Args:
@@ -578,7 +608,7 @@ def list_messages(
     user: str | None,
     first_id: str | None = None,
     limit: int = 20,
-) -> Operation:
+) -> Operation[MessageList]:
     """``GET /messages`` of a conversation (each page oldest to newest).
 
     Args:
@@ -611,13 +641,22 @@ def list_messages(
 # --------------------------------------------------------------------------- knowledge
 
 
-def list_datasets(*, page: int = 1, limit: int = 20, keyword: str | None = None) -> Operation:
+def list_datasets(
+    *,
+    page: int = 1,
+    limit: int = 20,
+    keyword: str | None = None,
+    tag_ids: Sequence[str] | None = None,
+    include_all: bool | None = None,
+) -> Operation[DatasetList]:
     """``GET /datasets`` (knowledge key).
 
     Args:
         page: 1-based page.
         limit: Page size, 1-100.
         keyword: Name filter.
+        tag_ids: Only datasets with one of these tags (sent as repeated ``tag_ids``).
+        include_all: Workspace owners: ignore permission filtering.
 
     Returns:
         The operation.
@@ -626,9 +665,18 @@ def list_datasets(*, page: int = 1, limit: int = 20, keyword: str | None = None)
         raise TypeError("page must be an integer")
     if page < 1:
         raise ValueError("page must be >= 1")
-    params: dict[str, str | int] = {"page": page, "limit": _limit(limit)}
+    params: dict[str, Any] = {"page": page, "limit": _limit(limit)}
     if keyword:
         params["keyword"] = _text(keyword, "keyword")
+    if tag_ids is not None:
+        if isinstance(tag_ids, str) or not isinstance(tag_ids, Sequence):
+            raise TypeError("tag_ids must be a list of tag ids")
+        if tag_ids:
+            params["tag_ids"] = [_uuid(t, "tag_ids[]") for t in tag_ids]
+    if include_all is not None:
+        if not isinstance(include_all, bool):
+            raise TypeError("include_all must be a bool")
+        params["include_all"] = "true" if include_all else "false"
     return Operation(
         name="list_datasets",
         method="GET",
@@ -684,7 +732,7 @@ def retrieve(
     query: str,
     *,
     retrieval_model: Mapping[str, Any] | None = None,
-) -> Operation:
+) -> Operation[RetrieveResponse]:
     """``POST /datasets/{id}/retrieve`` (knowledge key; read-only, so retry-safe).
 
     When ``retrieval_model`` is given, the keys current Dify requires are filled with
@@ -693,14 +741,14 @@ def retrieve(
 
     Args:
         dataset_id: Knowledge-base UUID.
-        query: Search text (non-empty).
+        query: Search text (non-empty, at most 250 characters: Dify's limit).
         retrieval_model: Search settings (``search_method``, ``top_k``, ...).
 
     Returns:
         The operation.
     """
     did = _uuid(dataset_id, "dataset_id")
-    body: dict[str, Any] = {"query": _text(query, "query")}
+    body: dict[str, Any] = {"query": check_query(_text(query, "query"))}
     if retrieval_model is not None:
         if not isinstance(retrieval_model, Mapping):
             raise TypeError("retrieval_model must be a mapping")
@@ -733,7 +781,13 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     if isinstance(file, str | os.PathLike):
         path = Path(file)
         try:
-            content = path.read_bytes()
+            # A device or a FIFO never ends (``/dev/zero`` would read until MemoryError) and
+            # opening a FIFO blocks: check the path first, then the opened file (the path
+            # may have been swapped in between).
+            check_regular_file(path.stat(), f"file {str(path)!r}")
+            with path.open("rb") as handle:
+                check_regular_file(os.fstat(handle.fileno()), f"file {str(path)!r}")
+                content = handle.read()
         except OSError as exc:
             raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
         return content, filename or path.name
@@ -742,6 +796,15 @@ def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None
     read = getattr(file, "read", None)
     if not callable(read):
         raise TypeError("file must be a path, bytes or a binary file object")
+    fileno = getattr(file, "fileno", None)
+    descriptor: int | None = None
+    if callable(fileno):
+        try:
+            descriptor = fileno()
+        except (OSError, ValueError):  # io.BytesIO and friends have no descriptor
+            descriptor = None
+    if isinstance(descriptor, int):
+        check_regular_file(os.fstat(descriptor), "the file object")
     try:
         content = read()
     except OSError as exc:
@@ -759,7 +822,7 @@ def upload_file(
     filename: str | None = None,
     mime_type: str | None = None,
     user: str | None = None,
-) -> Operation:
+) -> Operation[UploadedFile]:
     """``POST /files/upload`` (multipart, field ``file`` plus ``user``); answers 201.
 
     Args:
@@ -772,18 +835,21 @@ def upload_file(
         The operation.
 
     Raises:
-        ValueError: Unreadable file, empty file, missing or invalid filename.
+        ValueError: Unreadable, empty or non-regular file (a device, FIFO or socket),
+            missing filename or one with a path separator or control character, or a
+            ``mime_type`` that is not a plain media type.
         TypeError: Unsupported ``file`` type.
     """
     content, name = _read_file(file, filename)
     if not name:
         raise ValueError("filename= is required when uploading bytes or a nameless file object")
-    name = _text(name, "filename")
-    if "/" in name or "\\" in name:
-        raise ValueError(f"filename must not contain path separators: {name!r}")
+    name = check_filename(_text(name, "filename"))
     if not content:
         raise ValueError(f"file {name!r} is empty")
-    mime = mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if mime_type is not None:
+        mime = check_mime_type(mime_type)
+    else:
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     fields: dict[str, str] = {}
     if user is not None:
         fields["user"] = _user(user)
@@ -800,7 +866,7 @@ def upload_file(
 # --------------------------------------------------------------------------- app
 
 
-def get_parameters() -> Operation:
+def get_parameters() -> Operation[AppParameters]:
     """``GET /parameters``: input form, opening statement, file-upload settings."""
     return Operation(
         name="get_parameters",
@@ -811,11 +877,11 @@ def get_parameters() -> Operation:
     )
 
 
-def get_info() -> Operation:
+def get_info() -> Operation[AppInfo]:
     """``GET /info``: app name, description, mode."""
     return Operation(name="get_info", method="GET", path="/info", idempotent=True, model=AppInfo)
 
 
-def get_meta() -> Operation:
+def get_meta() -> Operation[AppMeta]:
     """``GET /meta``: tool icons."""
     return Operation(name="get_meta", method="GET", path="/meta", idempotent=True, model=AppMeta)

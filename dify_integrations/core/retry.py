@@ -65,7 +65,7 @@ def _is_concurrency_cap(exc: BaseException) -> bool:
     )
 
 
-def should_retry(exc: BaseException, op: Operation) -> bool:
+def should_retry(exc: BaseException, op: Operation[Any]) -> bool:
     """Whether ``exc`` raised by ``op`` may be retried.
 
     Args:
@@ -156,7 +156,7 @@ def retry_delay(exc: BaseException | None, attempt: int) -> float:
     return backoff_delay(attempt)
 
 
-def _log_decision(op: Operation, attempt: int, exc: BaseException, decision: bool) -> None:
+def _log_decision(op: Operation[Any], attempt: int, exc: BaseException, decision: bool) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         logger.debug(
             "%s %s attempt %d failed with %s: %s",
@@ -223,7 +223,7 @@ class RetryPolicy:
             "reraise": True,
         }
 
-    def after_first_failure(self, exc: BaseException, op: Operation) -> float | None:
+    def after_first_failure(self, exc: BaseException, op: Operation[Any]) -> float | None:
         """Decide on the first attempt's failure.
 
         Returns:
@@ -239,7 +239,7 @@ class RetryPolicy:
             logger.debug("retrying in %.2f s", delay)
         return delay
 
-    def call(self, send: Callable[[Operation], T], op: Operation) -> T:
+    def call(self, send: Callable[[Operation[Any]], T], op: Operation[Any]) -> T:
         """Run ``send(op)``, retrying what `should_retry` allows (sync)."""
         try:
             return send(op)
@@ -250,7 +250,7 @@ class RetryPolicy:
         time.sleep(delay)
         return self.retrying()(send, op)
 
-    async def acall(self, send: Callable[[Operation], Awaitable[T]], op: Operation) -> T:
+    async def acall(self, send: Callable[[Operation[Any]], Awaitable[T]], op: Operation[Any]) -> T:
         """Run ``await send(op)``, retrying what `should_retry` allows (async)."""
         try:
             return await send(op)

@@ -41,6 +41,7 @@ from .events import (
     parse_event,
 )
 from .operations import Operation, stop_task
+from .scrub import scrub_exception
 from .sse import SSEDecoder, SSEFrame
 
 __all__ = ["AsyncEventStream", "EventStream"]
@@ -58,7 +59,7 @@ class _StreamCore:
 
     def __init__(
         self,
-        op: Operation,
+        op: Operation[Any],
         timeout: Timeout,
         secret: SecretStr | None = None,
         limits: Limits | None = None,
@@ -192,7 +193,7 @@ class _StreamCore:
                 f"({self.result.event_count} events received)"
             )
 
-    def _stop_operation(self) -> Operation | None:
+    def _stop_operation(self) -> Operation[Any] | None:
         """The stop call to make on close, or ``None`` when none is needed.
 
         Events decoded but not yet yielded count too: when the terminal event already
@@ -212,9 +213,15 @@ class _StreamCore:
         if not task_id or not self._op.user:
             return None
         self._stop_sent = True
-        return stop_task(self._op.stop_kind, task_id, user=self._op.user)
+        try:
+            return stop_task(self._op.stop_kind, task_id, user=self._op.user)
+        except (TypeError, ValueError):
+            # A server-sent task_id that is not a Dify id ("..", braces...) is never put in
+            # a URL: there is no task to stop that this client can name.
+            logger.debug("not stopping the %s task: its task_id is not a UUID", self._op.name)
+            return None
 
-    def _begin_close(self) -> Operation | None:
+    def _begin_close(self) -> Operation[Any] | None:
         """Mark the stream closed and drop unread events; the stop call to make, if any.
 
         The stop decision is taken before the queue is dropped, so a terminal event that
@@ -225,7 +232,7 @@ class _StreamCore:
         self._queue.clear()
         return stop_op
 
-    def _explicit_stop_operation(self) -> Operation:
+    def _explicit_stop_operation(self) -> Operation[Any]:
         task_id = self.task_id
         if not task_id or self._op.stop_kind is None:
             raise ValueError("the task id is not known yet: no event carrying it arrived")
@@ -257,10 +264,10 @@ class EventStream(_StreamCore):
         self,
         chunks: Iterator[bytes],
         *,
-        op: Operation,
+        op: Operation[Any],
         timeout: Timeout,
         close_transport: Callable[[], None],
-        run_stop: Callable[[Operation], Any],
+        run_stop: Callable[[Operation[Any]], Any],
         map_error: Callable[[BaseException], BaseException | None],
         secret: SecretStr | None = None,
         limits: Limits | None = None,
@@ -294,6 +301,7 @@ class EventStream(_StreamCore):
             raise
         except BaseException as exc:
             mapped = self._map_error(exc)
+            scrub_exception(exc, self._secret)
             self.close()
             if mapped is not None and mapped is not exc:
                 raise mapped from exc
@@ -363,13 +371,13 @@ class AsyncEventStream(_StreamCore):
         self,
         open_stream: Callable[[], Awaitable[tuple[AsyncIterator[bytes], Callable[[], None]]]],
         *,
-        op: Operation,
+        op: Operation[Any],
         timeout: Timeout,
-        run_stop: Callable[[Operation], Awaitable[Any]],
+        run_stop: Callable[[Operation[Any]], Awaitable[Any]],
         map_error: Callable[[BaseException], BaseException | None],
         secret: SecretStr | None = None,
         limits: Limits | None = None,
-        spawn_stop: Callable[[Operation], asyncio.Future[Any]] | None = None,
+        spawn_stop: Callable[[Operation[Any]], asyncio.Future[Any]] | None = None,
     ) -> None:
         super().__init__(op, timeout, secret, limits)
         self._open_stream = open_stream
@@ -435,6 +443,7 @@ class AsyncEventStream(_StreamCore):
             raise
         except BaseException as exc:
             mapped = self._map_error(exc)
+            scrub_exception(exc, self._secret)
             await self._shielded_close()
             if mapped is not None and mapped is not exc:
                 raise mapped from exc
@@ -459,7 +468,7 @@ class AsyncEventStream(_StreamCore):
         self._stop_sent = True
         await self._run_stop(op)
 
-    def _close_now(self) -> Operation | None:
+    def _close_now(self) -> Operation[Any] | None:
         """Close the connection at once; the stop call still to make, if any."""
         stop_op = self._begin_close()
         close_transport = self._close_transport
@@ -476,7 +485,7 @@ class AsyncEventStream(_StreamCore):
         if stop_op is not None:
             self._stop_in_background(stop_op)
 
-    def _stop_in_background(self, stop_op: Operation) -> asyncio.Future[Any]:
+    def _stop_in_background(self, stop_op: Operation[Any]) -> asyncio.Future[Any]:
         """Start the stop call as a task of its own (the client waits for it on close)."""
         if self._spawn_stop is not None:
             return self._spawn_stop(stop_op)

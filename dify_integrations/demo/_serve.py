@@ -21,7 +21,9 @@ def serve(
 ) -> int:
     """Run ``DifyTestServer`` with the demo content until Ctrl-C, SIGTERM or ``stop``.
 
-    Prints the base URL and the keys as ``export`` lines, ready to paste into a shell.
+    Prints the base URL and the keys as ``export`` lines, ready to paste into a shell: the
+    demo's own variables, and ``DIFY_API_KEY`` (the chat app) so that ``ChatDify()`` and
+    ``DifyRetriever(dataset_id=...)`` work there with no key or URL arguments.
 
     Args:
         port: Port on 127.0.0.1 (0: a free port).
@@ -45,6 +47,9 @@ def serve(
         term.line()
         for name, value in apps.env().items():
             term.line(f"export {name}={value}")
+        term.line()
+        term.line("# ChatDify() and DifyRetriever(dataset_id=...) with no key or URL arguments:")
+        term.line(f"export DIFY_API_KEY={apps.chat_app_key}")
         term.line()
         for tool, key in apps.workflow_app_keys.items():
             term.line(f"# workflow {tool}: {key}")

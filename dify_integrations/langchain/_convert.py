@@ -2,7 +2,7 @@
 
 Everything the LangChain adapters do that is not a network call lives here, so it is shared
 by the sync and async code paths and tested on its own: messages to conversation turns,
-content blocks to file specs, stop sequences, usage and metadata, retrieval records to
+content blocks to file specs, usage and metadata, retrieval records to
 documents, workflow outputs to tool content.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import mimetypes
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,22 +27,19 @@ from langchain_core.messages.ai import UsageMetadata
 
 from dify_integrations.core.conversation import Turn
 from dify_integrations.core.operations import retrieval_model
+from dify_integrations.core.retrieval import Chunk
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_USER",
     "FileSpec",
-    "StopSequenceCutter",
     "build_retrieval_model",
-    "cut_at_stop",
+    "chunk_to_document",
     "dify_file_object",
     "dump_model",
     "extract_files",
-    "merge_documents",
     "message_text",
     "messages_to_turns",
-    "record_to_document",
-    "render_workflow_outputs",
     "usage_to_metadata",
 ]
 
@@ -267,63 +263,6 @@ def dify_file_object(spec: FileSpec, upload_file_id: str | None = None) -> dict[
     raise ValueError("file has bytes that were not uploaded yet")
 
 
-# --------------------------------------------------------------------------- stop sequences
-
-
-def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, bool]:
-    """Cut ``text`` at the first occurrence of any stop sequence.
-
-    Returns:
-        The text before the stop sequence, and whether one was found.
-    """
-    positions = [text.find(s) for s in stop or () if s and s in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True
-
-
-class StopSequenceCutter:
-    """Applies stop sequences to a stream of text deltas.
-
-    Text that might be the start of a stop sequence is held back until the next delta
-    shows whether it is; once a stop sequence is seen nothing more is let through.
-
-    Args:
-        stop: The stop sequences (empty strings are ignored).
-    """
-
-    def __init__(self, stop: Sequence[str] | None) -> None:
-        self._stop = [s for s in stop or () if s]
-        self._pending = ""
-        self.stopped = False
-
-    def feed(self, delta: str) -> str:
-        """Take a delta; return the text that can be emitted now."""
-        if self.stopped:
-            return ""
-        if not self._stop:
-            return delta
-        text = self._pending + delta
-        cut, found = cut_at_stop(text, self._stop)
-        if found:
-            self.stopped = True
-            self._pending = ""
-            return cut
-        hold = 0
-        for s in self._stop:
-            for size in range(min(len(s) - 1, len(text)), hold, -1):
-                if text.endswith(s[:size]):
-                    hold = size
-                    break
-        self._pending = text[len(text) - hold :] if hold else ""
-        return text[: len(text) - hold]
-
-    def flush(self) -> str:
-        """The held-back text, at the end of the stream."""
-        pending, self._pending = self._pending, ""
-        return "" if self.stopped else pending
-
-
 # --------------------------------------------------------------------------- usage, metadata
 
 
@@ -384,83 +323,11 @@ def build_retrieval_model(
     )
 
 
-def _score(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def chunk_to_document(chunk: Chunk) -> Document:
+    """A retrieved :class:`~dify_integrations.core.retrieval.Chunk` as a ``Document``.
 
-
-def record_to_document(record: Any, dataset_id: str) -> Document:
-    """One retrieval record (model or dict) -> a ``Document``.
-
-    ``page_content`` is the segment content (plus its Q&A ``answer`` when there is one);
-    ``id`` is the segment id; ``metadata`` holds ``score`` (``None`` when Dify gave none:
-    a score is never invented), ``dataset_id``, ``document_id``, ``document_name``,
-    ``segment_id``, ``position``, the document's own ``doc_metadata`` and, for parent-child
-    datasets, ``child_chunks``. External knowledge-base records (``content``, ``title``,
-    ``score``, ``metadata``) are accepted too.
+    ``id`` is the segment id, ``page_content`` the segment text and ``metadata`` the
+    chunk's flat metadata (Dify's document metadata beside ``score``, ``dataset_id``,
+    ``document_id``, ``document_name``, ``segment_id``, ``segment_position``).
     """
-    data = dump_model(record) if not isinstance(record, Mapping) else record
-    segment = data.get("segment")
-    if not isinstance(segment, Mapping):  # external knowledge base record
-        meta = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
-        return Document(
-            page_content=str(data.get("content") or ""),
-            metadata={
-                "score": _score(data.get("score")),
-                "dataset_id": dataset_id,
-                "document_name": data.get("title"),
-                "doc_metadata": dict(meta or {}),
-            },
-        )
-    document = segment.get("document") if isinstance(segment.get("document"), Mapping) else {}
-    document = document or {}
-    content = str(segment.get("content") or "")
-    if segment.get("answer"):
-        content = f"{content}\n{segment['answer']}"
-    metadata: dict[str, Any] = {
-        "score": _score(data.get("score")),
-        "dataset_id": dataset_id,
-        "document_id": segment.get("document_id") or document.get("id"),
-        "document_name": document.get("name"),
-        "segment_id": segment.get("id"),
-        "position": segment.get("position"),
-        "doc_metadata": document.get("doc_metadata"),
-    }
-    if data.get("child_chunks"):
-        metadata["child_chunks"] = list(data["child_chunks"])
-    segment_id = segment.get("id")
-    return Document(
-        id=str(segment_id) if segment_id else None, page_content=content, metadata=metadata
-    )
-
-
-def merge_documents(groups: Iterable[Sequence[Document]], k: int) -> list[Document]:
-    """Merge the results of several datasets by score (highest first), cut to ``k``.
-
-    Documents without a score keep their relative order after the scored ones.
-    """
-    merged = [doc for group in groups for doc in group]
-    merged.sort(key=lambda d: (d.metadata.get("score") is None, -(d.metadata.get("score") or 0.0)))
-    return merged[:k]
-
-
-# --------------------------------------------------------------------------- workflows
-
-
-def render_workflow_outputs(outputs: Mapping[str, Any] | None, answer: str = "") -> str:
-    """Tool content for a workflow's outputs.
-
-    A single text output is returned as that text; anything else as JSON. With no outputs
-    the streamed ``text_chunk`` text (``answer``) is used.
-    """
-    if not outputs:
-        return answer
-    if len(outputs) == 1:
-        (value,) = outputs.values()
-        if isinstance(value, str):
-            return value
-    return json.dumps(outputs, ensure_ascii=False, default=str)
+    return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))

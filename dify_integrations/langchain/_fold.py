@@ -13,9 +13,63 @@ from typing import Any
 
 from dify_integrations.core.accumulate import StreamResult
 from dify_integrations.core.events import StreamEvent
-from dify_integrations.langchain._convert import StopSequenceCutter, cut_at_stop, dump_model
+from dify_integrations.langchain._convert import dump_model
 
-__all__ = ["AnswerFolder"]
+__all__ = ["AnswerFolder", "StopSequenceCutter", "cut_at_stop"]
+
+
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> tuple[str, bool]:
+    """Cut ``text`` at the first occurrence of any stop sequence.
+
+    Returns:
+        The text before the stop sequence, and whether one was found.
+    """
+    positions = [text.find(s) for s in stop or () if s and s in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True
+
+
+class StopSequenceCutter:
+    """Applies stop sequences to a stream of text deltas.
+
+    Text that might be the start of a stop sequence is held back until the next delta
+    shows whether it is; once a stop sequence is seen nothing more is let through.
+
+    Args:
+        stop: The stop sequences (empty strings are ignored).
+    """
+
+    def __init__(self, stop: Sequence[str] | None) -> None:
+        self._stop = [s for s in stop or () if s]
+        self._pending = ""
+        self.stopped = False
+
+    def feed(self, delta: str) -> str:
+        """Take a delta; return the text that can be emitted now."""
+        if self.stopped:
+            return ""
+        if not self._stop:
+            return delta
+        text = self._pending + delta
+        cut, found = cut_at_stop(text, self._stop)
+        if found:
+            self.stopped = True
+            self._pending = ""
+            return cut
+        hold = 0
+        for s in self._stop:
+            for size in range(min(len(s) - 1, len(text)), hold, -1):
+                if text.endswith(s[:size]):
+                    hold = size
+                    break
+        self._pending = text[len(text) - hold :] if hold else ""
+        return text[: len(text) - hold]
+
+    def flush(self) -> str:
+        """The held-back text, at the end of the stream."""
+        pending, self._pending = self._pending, ""
+        return "" if self.stopped else pending
 
 
 class AnswerFolder:
@@ -78,8 +132,17 @@ class AnswerFolder:
             "task_id": r.task_id,
             "usage": usage,
             "retriever_resources": dump_model(list(r.retriever_resources)),
-            "finish_reason": "stop_sequence" if self.stopped_by_sequence else "stop",
+            "finish_reason": self._finish_reason(),
         }
+        if r.status is not None:
+            # Chatflows: the run's status; ``paused`` when a Human Input node waits.
+            metadata["status"] = r.status
+        if r.workflow_run_id is not None:
+            metadata["workflow_run_id"] = r.workflow_run_id
+        if r.human_input:
+            # The forms a person must fill before the run goes on (see the human-input
+            # guide: get/submit the form, then follow the resumed run).
+            metadata["human_input"] = dump_model(list(r.human_input))
         if r.replaced:
             # Content moderation replaced the answer: stream consumers that already
             # showed deltas find the full replacement here.
@@ -89,8 +152,27 @@ class AnswerFolder:
             metadata["files"] = [dict(f) for f in r.files]
         return metadata
 
-    def additional_kwargs(self) -> dict[str, Any]:
-        """``additional_kwargs`` of the final message: agent thoughts, when there are any."""
-        if not self.result.agent_thoughts:
-            return {}
-        return {"agent_thoughts": dump_model(list(self.result.agent_thoughts))}
+    def _finish_reason(self) -> str:
+        if self.result.paused:
+            return "paused"
+        return "stop_sequence" if self.stopped_by_sequence else "stop"
+
+    @property
+    def reasoning_delta(self) -> str:
+        """The reasoning text the last event added (``reasoning_chunk``), never answer text."""
+        return self.result.last_reasoning
+
+    def additional_kwargs(self, *, reasoning: bool = False) -> dict[str, Any]:
+        """``additional_kwargs`` of the final message: agent thoughts, when there are any.
+
+        Args:
+            reasoning: Also carry the whole reasoning as ``reasoning_content`` (the key
+                langchain-core turns into a ``reasoning`` content block); streamed chunks
+                carry it piece by piece instead, so the final chunk leaves it out.
+        """
+        kwargs: dict[str, Any] = {}
+        if self.result.agent_thoughts:
+            kwargs["agent_thoughts"] = dump_model(list(self.result.agent_thoughts))
+        if reasoning and self.result.reasoning:
+            kwargs["reasoning_content"] = self.result.reasoning
+        return kwargs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -14,7 +14,11 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from dify_integrations.core import operations as ops
-from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
+from dify_integrations.core.conversation import (
+    ConversationPlan,
+    ConversationTracker,
+    plan_conversation,
+)
 from dify_integrations.langchain._base import DifyModelBase
 from dify_integrations.langchain._convert import (
     FileSpec,
@@ -37,8 +41,17 @@ class _ChatCall:
     conversation_id: str | None
     user: str
     files: list[FileSpec]
-    turns: list[Turn]
+    plan: ConversationPlan
     stop: list[str] | None
+
+
+TOOLS_NOT_SUPPORTED: Final = (
+    "ChatDify cannot bind tools: a Dify app runs its own tools (configured in the app), and "
+    "the Service API takes no tool definitions from the caller nor returns tool calls for "
+    "the caller to run. Instead: give the tools to a Dify agent-chat app and call it with "
+    "ChatDify; or, to call Dify from your own agent, wrap a Dify workflow as a tool "
+    "(DifyWorkflowTool) and give it to a tool-calling chat model."
+)
 
 
 class ChatDify(DifyModelBase, BaseChatModel):
@@ -58,9 +71,12 @@ class ChatDify(DifyModelBase, BaseChatModel):
         base_url: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
         user: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
         inputs: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
-        system_input_key: The app variable that receives system messages. When unset,
-            system messages are sent as context in front of the first query of a
-            conversation.
+        system_input_key: The app variable that receives system messages. Dify keeps a
+            conversation's inputs from its first message, so a variable cannot carry
+            changing system content (retrieved context): a changed value for a continued
+            conversation is dropped by Dify, with a warning. When unset (the default),
+            system content is sent in front of the query of every turn where it differs
+            from what the conversation already received.
         stop: Stop sequences, honoured client side: the output is cut at the first one
             and the server task is stopped.
         timeout, max_retries: Passed to the Dify client.
@@ -104,12 +120,27 @@ class ChatDify(DifyModelBase, BaseChatModel):
 
     Conversations:
         Pass the full history on every call (``RunnableWithMessageHistory``, LangGraph
-        memory): ChatDify recognises history it has already sent (the ``conversation_id``
-        it put in each ``AIMessage.response_metadata``, or its own record of the
-        histories it sent) and continues the same Dify conversation, so N turns make
-        exactly N Dify messages in one conversation. History Dify has never seen starts a
-        new conversation and is sent once, as context in front of the query. A per-call
-        ``conversation_id=`` continues that conversation explicitly.
+        memory); N turns make exactly N Dify messages in one conversation. The Dify
+        conversation a call continues is, in this order:
+
+        1. a per-call ``conversation_id=``;
+        2. the ``conversation_id`` in the ``response_metadata`` of the history's most
+           recent ``AIMessage`` (ChatDify puts it there);
+        3. this instance's record of the histories it sent, matched exactly and **for the
+           same user**, only when exactly one conversation holds that history (two
+           sessions that both began "hi" → "Hello!" are ambiguous and never matched);
+        4. else a new conversation, with the earlier turns sent once as context in front
+           of the query.
+
+        One ``ChatDify`` can serve many users and sessions at once: pass ``user=`` per
+        call (``llm.invoke(history, user="alice")``) so each user's conversations are
+        theirs in Dify; the user is part of every key of the record, and a history never
+        continues another session's conversation. Keep the ``AIMessage`` objects (with
+        their ``response_metadata``) in your history store for rule 2 to apply.
+
+        System messages (for example a retrieval prompt's ``{context}``) are sent in front
+        of the query whenever they differ from what the conversation already received,
+        so each turn's retrieved context reaches Dify.
 
     Files:
         Image and file content blocks of the last human message (base64 or URL) are
@@ -150,6 +181,14 @@ class ChatDify(DifyModelBase, BaseChatModel):
     def _llm_type(self) -> str:
         return "dify-chat"
 
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> NoReturn:
+        """Not supported: a Dify app runs its own tools.
+
+        Raises:
+            NotImplementedError: Always, saying what to use instead.
+        """
+        raise NotImplementedError(TOOLS_NOT_SUPPORTED)
+
     def _should_stream(
         self,
         *,
@@ -169,24 +208,27 @@ class ChatDify(DifyModelBase, BaseChatModel):
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
     ) -> _ChatCall:
-        turns = messages_to_turns(messages)
+        user = self._resolve_user(kwargs.get("user"))
         plan = plan_conversation(
-            turns, self._tracker, conversation_id=kwargs.get("conversation_id") or None
+            messages_to_turns(messages),
+            self._tracker,
+            user=user,
+            conversation_id=kwargs.get("conversation_id") or None,
+            system_as_context=self.system_input_key is None,
         )
         inputs = {**self.inputs, **(kwargs.get("inputs") or {})}
         if self.system_input_key and plan.system:
             inputs[self.system_input_key] = plan.system
-        query = plan.render_query(system_as_context=self.system_input_key is None)
         last_human = next(
             (m for m in reversed(messages) if isinstance(m, HumanMessage)), messages[-1]
         )
         call = _ChatCall(
-            query=query,
+            query=plan.render_query(),
             inputs=inputs,
             conversation_id=plan.conversation_id,
-            user=self._resolve_user(kwargs.get("user")),
+            user=user,
             files=extract_files(last_human),
-            turns=turns,
+            plan=plan,
             stop=stop if stop is not None else self.stop,
         )
         if call.files:
@@ -198,6 +240,14 @@ class ChatDify(DifyModelBase, BaseChatModel):
     @staticmethod
     def _text_chunk(text: str) -> ChatGenerationChunk:
         return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+    @staticmethod
+    def _reasoning_chunk(reasoning: str) -> ChatGenerationChunk:
+        # langchain-core reads ``reasoning_content`` into a ``reasoning`` content block
+        # (``content_blocks``); merged chunks concatenate it. The answer text stays clean.
+        return ChatGenerationChunk(
+            message=AIMessageChunk(content="", additional_kwargs={"reasoning_content": reasoning})
+        )
 
     def _final_chunk(self, folder: AnswerFolder, tail: str) -> ChatGenerationChunk:
         return ChatGenerationChunk(
@@ -211,7 +261,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
         )
 
     def _finish(self, call: _ChatCall, folder: AnswerFolder) -> ChatGenerationChunk:
-        self._tracker.record(call.turns, folder.answer, folder.result.conversation_id)
+        self._tracker.record(call.plan, folder.answer, folder.result.conversation_id)
         return self._final_chunk(folder, folder.flush())
 
     def _result(self, folder: AnswerFolder) -> ChatResult:
@@ -219,7 +269,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
             content=folder.answer,
             usage_metadata=usage_to_metadata(folder.result.usage),
             response_metadata=folder.response_metadata(self._known_model_name()),
-            additional_kwargs=folder.additional_kwargs(),
+            additional_kwargs=folder.additional_kwargs(reasoning=True),
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -257,7 +307,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
         ]
         folder.set_stop(call.stop)
         stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
-        yield from self._emit(stream, folder, run_manager, self._text_chunk)
+        yield from self._emit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
         final = self._finish(call, folder)
         if run_manager:
             run_manager.on_llm_new_token(final.text, chunk=final)
@@ -307,7 +357,8 @@ class ChatDify(DifyModelBase, BaseChatModel):
             files.append(dify_file_object(spec, upload_id))
         folder.set_stop(call.stop)
         stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
-        async with aclosing(self._aemit(stream, folder, run_manager, self._text_chunk)) as chunks:
+        emit = self._aemit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
+        async with aclosing(emit) as chunks:
             async for chunk in chunks:
                 yield chunk
         final = self._finish(call, folder)

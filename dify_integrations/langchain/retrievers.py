@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.callbacks import (
@@ -14,15 +12,14 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field, model_validator
 
-from dify_integrations.core.models import RetrieveResponse
+from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.langchain._base import DifyDatasetConnection
-from dify_integrations.langchain._convert import (
-    build_retrieval_model,
-    merge_documents,
-    record_to_document,
-)
+from dify_integrations.langchain._convert import build_retrieval_model, chunk_to_document
 
 __all__ = ["DifyRetriever"]
+
+
+_SEARCH_KWARGS = frozenset({"k", "score_threshold", "search_method", "metadata_filter"})
 
 
 class DifyRetriever(DifyDatasetConnection, BaseRetriever):
@@ -45,6 +42,9 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
             options, passed through.
         metadata_filter: Dify's ``metadata_filtering_conditions``
             (``{"logical_operator": "and", "conditions": [...]}``), passed through.
+        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+            query raises ``ValueError`` before any request; ``True`` sends its first 250
+            characters instead.
 
     Instantiate:
         .. code-block:: python
@@ -63,10 +63,12 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
         ``await retriever.ainvoke(...)``.
 
     Documents:
-        ``page_content`` is the segment content, ``id`` the segment id; ``metadata`` has
-        ``score`` (``None`` when Dify gave none), ``dataset_id``, ``document_id``,
-        ``document_name``, ``segment_id``, ``position`` and ``doc_metadata`` (the
-        document's own metadata).
+        ``page_content`` is the segment content, ``id`` the segment id; ``metadata`` holds
+        the document's own Dify metadata at the top level (so
+        ``format_document(doc, PromptTemplate.from_template("{category}: {page_content}"))``
+        works) beside ``score`` (``None`` when Dify gave none), ``dataset_id``,
+        ``document_id``, ``document_name``, ``segment_id`` and ``segment_position``, which
+        win on a clash. The LlamaIndex ``DifyRetriever`` gives its nodes the same keys.
     """
 
     dataset_id: str | None = None
@@ -99,9 +101,44 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
     metadata_filter: dict[str, Any] | None = None
     """Dify ``metadata_filtering_conditions``."""
 
+    truncate_query: bool = False
+    """Send the first 250 characters of a longer query (Dify's limit) instead of raising
+    ``ValueError`` before any request."""
+
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "DIFY_DATASET_API_KEY"}
+
+    @classmethod
+    def _prepare_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Unpack ``search_kwargs={"k": ...}``, the way LangChain's vector-store retrievers take it."""
+        search_kwargs = data.pop("search_kwargs", None)
+        if search_kwargs is None:
+            return data
+        if not isinstance(search_kwargs, dict):
+            raise TypeError("DifyRetriever search_kwargs must be a dict, e.g. {'k': 3}")
+        for name, value in search_kwargs.items():
+            if name not in _SEARCH_KWARGS:
+                hint = "metadata_filter" if name == "filter" else None
+                advice = f"; did you mean {hint!r}?" if hint else ""
+                raise TypeError(
+                    f"DifyRetriever search_kwargs: unexpected key {name!r} (accepted: "
+                    f"{', '.join(sorted(_SEARCH_KWARGS))}){advice}"
+                )
+            if name in data:
+                raise TypeError(
+                    f"DifyRetriever got {name!r} both directly and in search_kwargs; pass it once"
+                )
+            data[name] = value
+        return data
+
+    @property
+    def search_kwargs(self) -> dict[str, Any]:
+        """The search settings in LangChain's ``search_kwargs`` shape (read-only)."""
+        out: dict[str, Any] = {"k": self.k}
+        if self.score_threshold is not None:
+            out["score_threshold"] = self.score_threshold
+        return out
 
     @model_validator(mode="after")
     def _check_datasets(self) -> DifyRetriever:
@@ -129,36 +166,20 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
         )
         return k, model
 
-    @staticmethod
-    def _documents(dataset_id: str, response: RetrieveResponse) -> list[Document]:
-        return [record_to_document(record, dataset_id) for record in response.records]
+    def _query(self, query: str) -> str:
+        return check_query(query, truncate=self.truncate_query)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k, model = self._retrieval_model(kwargs)
-        client = self._get_client()
-        datasets = self._datasets()
-
-        def one(dataset_id: str) -> list[Document]:
-            response = client.retrieve(dataset_id, query, retrieval_model=model)
-            return self._documents(dataset_id, response)
-
-        if len(datasets) == 1:
-            return merge_documents([one(datasets[0])], k)
-        with ThreadPoolExecutor(max_workers=min(len(datasets), 8)) as pool:
-            groups = list(pool.map(one, datasets))
-        return merge_documents(groups, k)
+        chunks = retrieve_chunks(self._get_client(), self._datasets(), self._query(query), model, k)
+        return [chunk_to_document(c) for c in chunks]
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k, model = self._retrieval_model(kwargs)
         client = self._get_async_client()
-
-        async def one(dataset_id: str) -> list[Document]:
-            response = await client.retrieve(dataset_id, query, retrieval_model=model)
-            return self._documents(dataset_id, response)
-
-        groups = await asyncio.gather(*(one(d) for d in self._datasets()))
-        return merge_documents(groups, k)
+        chunks = await aretrieve_chunks(client, self._datasets(), self._query(query), model, k)
+        return [chunk_to_document(c) for c in chunks]

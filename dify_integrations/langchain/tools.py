@@ -9,32 +9,27 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import Field
 
 from dify_integrations.core.accumulate import StreamResult
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
+from dify_integrations.core.errors import StreamError
 from dify_integrations.core.events import (
     NodeFinishedEvent,
     NodeStartedEvent,
     StreamEvent,
     WorkflowStartedEvent,
 )
-from dify_integrations.core.input_schema import (
-    InputField,
-    fields_to_model,
-    parse_user_input_form,
-    to_dify_inputs,
-    tool_name,
-)
+from dify_integrations.core.input_schema import InputField, fields_to_model, to_dify_inputs
 from dify_integrations.core.models import AppInfo, AppParameters
+from dify_integrations.core.pickling import importable
+from dify_integrations.core.workflow_tool import describe_workflow_app, workflow_outcome
 from dify_integrations.langchain._base import DifyConnection
-from dify_integrations.langchain._convert import render_workflow_outputs
 
 __all__ = ["PROGRESS_EVENT", "DifyWorkflowTool"]
 
 PROGRESS_EVENT = "dify_workflow_progress"
 """Name of the custom callback event dispatched for each workflow/node start and finish."""
-
-_FAILED = {"failed", "stopped"}
 
 
 def _progress(event: StreamEvent) -> dict[str, Any] | None:
@@ -72,23 +67,11 @@ def _progress_text(payload: dict[str, Any]) -> str:
 
 
 def _outcome(result: StreamResult) -> tuple[str, dict[str, Any]]:
-    """Tool content and artifact from a finished run; ``ToolException`` for a failed one."""
-    status = result.status or ("succeeded" if result.finished else None)
-    data = result.workflow_data or {}
-    if status in _FAILED:
-        raise ToolException(result.error or f"Dify workflow run {status}")
-    if status == "paused":
-        raise ToolException("Dify workflow run paused (it waits for human input)")
-    artifact = {
-        "outputs": result.outputs,
-        "workflow_run_id": result.workflow_run_id,
-        "task_id": result.task_id,
-        "status": status,
-        "elapsed_time": data.get("elapsed_time"),
-        "total_tokens": data.get("total_tokens"),
-        "total_steps": data.get("total_steps"),
-    }
-    return render_workflow_outputs(result.outputs, result.answer), artifact
+    """Tool content and artifact of a finished run; ``ToolException`` for a tool error."""
+    outcome = workflow_outcome(result)
+    if outcome.is_error:
+        raise ToolException(outcome.content)
+    return outcome.content, outcome.artifact()
 
 
 class DifyWorkflowTool(DifyConnection, BaseTool):
@@ -99,8 +82,12 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
     as ``on_text`` lines. The tool returns ``(content, artifact)``: content is the single
     text output when there is one, else the outputs as JSON; the artifact holds
     ``outputs``, ``workflow_run_id``, ``task_id``, ``status``, ``elapsed_time``,
-    ``total_tokens`` and ``total_steps``. A failed or stopped run raises ``ToolException``
-    with Dify's error text (set ``handle_tool_error=True`` to hand it to the model instead).
+    ``total_tokens`` and ``total_steps``. A failed or stopped run (or one whose stream broke
+    off with an ``error`` event) raises ``ToolException`` with Dify's error text (set
+    ``handle_tool_error=True`` to hand it to the model instead); a ``paused`` run (waiting
+    for human input) returns a notice saying so, with ``status="paused"`` in the artifact.
+    Each status gives the same outcome as the LlamaIndex tool (see
+    :mod:`dify_integrations.core.workflow_tool`).
     Cancelling the call stops the run on the server.
 
     Setup:
@@ -153,6 +140,20 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": "DIFY_API_KEY"}
 
+    def _pickle_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        # An args_schema built from the app's form is a class made at run time: pickle the
+        # form and rebuild it on load.
+        schema = fields.get("args_schema")
+        if self.input_fields and isinstance(schema, type) and not importable(schema):
+            fields["args_schema"] = None
+            fields["__schema_name__"] = schema.__name__
+        return fields
+
+    def _unpickled(self) -> None:
+        name = self.__dict__.pop("__schema_name__", None)
+        if name is not None:
+            self.args_schema = fields_to_model(self.input_fields, name)
+
     @classmethod
     def _build_from(
         cls,
@@ -162,21 +163,11 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         name: str | None,
         description: str | None,
     ) -> DifyWorkflowTool:
-        if info.mode and info.mode != "workflow":
-            raise ValueError(
-                f"DifyWorkflowTool needs a workflow app; {info.name!r} is a {info.mode!r} app"
-            )
-        fields = parse_user_input_form(parameters.user_input_form)
-        app_name = info.name or ""
-        tool.name = name or tool_name(app_name)
-        tool.description = (
-            description
-            or (info.description or "").strip()
-            or f"Run the Dify workflow {app_name!r}.".replace(" ''", "")
-        )
-        model_name = "".join(p.capitalize() for p in tool.name.split("_")) + "Inputs"
-        tool.args_schema = fields_to_model(fields, model_name)
-        tool.input_fields = fields
+        spec = describe_workflow_app(info, parameters, name, description)
+        tool.name = spec.name
+        tool.description = spec.description
+        tool.args_schema = fields_to_model(spec.fields, spec.schema_name)
+        tool.input_fields = spec.fields
         return tool
 
     @classmethod
@@ -212,8 +203,12 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
             The tool, with ``args_schema`` built from the app's ``user_input_form``
             (required fields, defaults, select options as enums).
         """
+        extra = resolve_arguments(
+            cls.__name__, kwargs, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+        timeout = extra.pop("timeout", timeout)
         values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
-        tool = cls(**{**values, **kwargs})
+        tool = cls(**{**values, **extra})
         sync = tool._get_client()
         return cls._build_from(tool, sync.get_info(), sync.get_parameters(), name, description)
 
@@ -233,8 +228,12 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         **kwargs: Any,
     ) -> DifyWorkflowTool:
         """Async :meth:`from_app` (reads the app over the async client)."""
+        extra = resolve_arguments(
+            cls.__name__, kwargs, field_names(cls.model_fields), LANGCHAIN_ALIASES
+        )
+        timeout = extra.pop("timeout", timeout)
         values = cls._unbuilt(api_key, base_url, user, timeout, max_retries, client, async_client)
-        tool = cls(**{**values, **kwargs})
+        tool = cls(**{**values, **extra})
         aclient = tool._get_async_client()
         info = await aclient.get_info()
         parameters = await aclient.get_parameters()
@@ -281,13 +280,16 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
     ) -> tuple[str, dict[str, Any]]:
         inputs = self._run_inputs(kwargs)
         child = run_manager.get_child() if run_manager else None
-        with self._get_client().stream_workflow(inputs, user=self._resolve_user()) as stream:
-            for event in stream:
-                payload = _progress(event)
-                if payload is not None and run_manager is not None and child is not None:
-                    run_manager.on_text(_progress_text(payload))
-                    child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
-            return _outcome(stream.result)
+        try:
+            with self._get_client().stream_workflow(inputs, user=self._resolve_user()) as stream:
+                for event in stream:
+                    payload = _progress(event)
+                    if payload is not None and run_manager is not None and child is not None:
+                        run_manager.on_text(_progress_text(payload))
+                        child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
+        except StreamError as exc:
+            raise ToolException(str(exc)) from exc
+        return _outcome(stream.result)
 
     # ------------------------------------------------------------------ async
 
@@ -299,10 +301,15 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         inputs = self._run_inputs(kwargs)
         child = run_manager.get_child() if run_manager else None
         client = self._get_async_client()
-        async with client.stream_workflow(inputs, user=self._resolve_user()) as stream:
-            async for event in stream:
-                payload = _progress(event)
-                if payload is not None and run_manager is not None and child is not None:
-                    await run_manager.on_text(_progress_text(payload))
-                    await child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
-            return _outcome(stream.result)
+        try:
+            async with client.stream_workflow(inputs, user=self._resolve_user()) as stream:
+                async for event in stream:
+                    payload = _progress(event)
+                    if payload is not None and run_manager is not None and child is not None:
+                        await run_manager.on_text(_progress_text(payload))
+                        await child.on_custom_event(
+                            PROGRESS_EVENT, payload, run_id=run_manager.run_id
+                        )
+        except StreamError as exc:
+            raise ToolException(str(exc)) from exc
+        return _outcome(stream.result)

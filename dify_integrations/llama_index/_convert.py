@@ -7,11 +7,9 @@ sync and async code paths of each adapter share them: the only thing that differ
 
 from __future__ import annotations
 
-import hashlib
-import json
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -21,6 +19,7 @@ from llama_index.core.base.llms.types import (
     ImageBlock,
     MessageRole,
     TextBlock,
+    ThinkingBlock,
 )
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import ToolOutput
@@ -35,26 +34,25 @@ from pydantic import BaseModel
 from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
 from dify_integrations.core.operations import retrieval_model
+from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.workflow_tool import WorkflowOutcome
 
 __all__ = [
     "ImageUpload",
     "as_dict",
     "build_retrieval_model",
+    "chunk_to_node",
     "citations_output",
     "dify_messages_to_chat_history",
     "image_files",
-    "merge_by_score",
     "messages_to_prompt",
     "messages_to_turns",
     "metadata_filters_to_dify",
-    "record_to_node",
-    "resource_to_node",
     "result_metadata",
     "result_raw",
     "to_chat_response",
     "to_completion_response",
     "tool_arguments",
-    "workflow_error_output",
     "workflow_tool_output",
 ]
 
@@ -64,6 +62,7 @@ _ASSISTANT_ROLES = {MessageRole.ASSISTANT, MessageRole.CHATBOT, MessageRole.MODE
 # Keys of node metadata that are bookkeeping, not content: kept on the node, hidden from the
 # LLM and the embedder so they do not pollute prompts.
 _BOOKKEEPING_KEYS = [
+    "score",
     "dataset_id",
     "document_id",
     "segment_id",
@@ -74,6 +73,8 @@ _BOOKKEEPING_KEYS = [
     "word_count",
     "data_source_type",
     "retriever_from",
+    "keywords",
+    "child_chunks",
 ]
 
 
@@ -95,6 +96,17 @@ def _text_of(message: ChatMessage) -> str:
     return "".join(b.text for b in message.blocks if isinstance(b, TextBlock))
 
 
+def _conversation_of(message: ChatMessage) -> str | None:
+    """The Dify conversation an assistant message names (``additional_kwargs`` or ``raw``)."""
+    extra = message.additional_kwargs
+    for source in (extra, extra.get("raw")):
+        if isinstance(source, Mapping):
+            value = source.get("conversation_id")
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
 def messages_to_turns(messages: Sequence[ChatMessage]) -> list[Turn]:
     """Reduce LlamaIndex chat messages to the :class:`Turn` list of the multi-turn rule.
 
@@ -109,12 +121,7 @@ def messages_to_turns(messages: Sequence[ChatMessage]) -> list[Turn]:
         if message.role in _SYSTEM_ROLES:
             turns.append(Turn("system", text))
         elif message.role in _ASSISTANT_ROLES:
-            conversation_id = message.additional_kwargs.get("conversation_id")
-            turns.append(
-                Turn(
-                    "assistant", text, conversation_id if isinstance(conversation_id, str) else None
-                )
-            )
+            turns.append(Turn("assistant", text, _conversation_of(message)))
         else:
             turns.append(Turn("user", text))
     return turns
@@ -191,7 +198,26 @@ def result_metadata(result: Any) -> dict[str, Any]:
     for key in ("total_price", "currency", "latency"):
         if usage.get(key) is not None:
             metadata[key] = usage[key]
+    metadata.update(_run_state(result))
     return {k: v for k, v in metadata.items() if v is not None}
+
+
+def _run_state(result: Any) -> dict[str, Any]:
+    """Chatflow run state: status (``paused`` with its forms), run id, reasoning."""
+    state: dict[str, Any] = {}
+    status = getattr(result, "status", None)
+    if status is not None:
+        state["status"] = status
+    if getattr(result, "workflow_run_id", None) is not None:
+        state["workflow_run_id"] = result.workflow_run_id
+    forms = list(getattr(result, "human_input", None) or [])
+    if forms:
+        # A Human Input node waits: the forms a person must fill before the run goes on.
+        state["human_input"] = [as_dict(f) for f in forms]
+    reasoning = getattr(result, "reasoning", "")
+    if reasoning:
+        state["reasoning"] = reasoning
+    return state
 
 
 def result_raw(result: Any) -> dict[str, Any]:
@@ -204,7 +230,14 @@ def result_raw(result: Any) -> dict[str, Any]:
         "task_id": getattr(result, "task_id", None),
         "usage": as_dict(usage) if usage is not None else None,
         "retriever_resources": [as_dict(r) for r in getattr(result, "retriever_resources", [])],
+        **_run_state(result),
     }
+
+
+def _thinking_delta(result: Any, extra: dict[str, Any], delta: str | None) -> dict[str, Any]:
+    """Streaming: the reasoning the last event added, as LlamaIndex agents read it."""
+    thinking = getattr(result, "last_reasoning", "") if delta is not None else ""
+    return {**extra, "thinking_delta": thinking} if thinking else extra
 
 
 def to_chat_response(result: Any, *, text: str, delta: str | None = None) -> ChatResponse:
@@ -216,13 +249,22 @@ def to_chat_response(result: Any, *, text: str, delta: str | None = None) -> Cha
         delta: The new text of this chunk, for streaming; ``None`` for a whole answer.
     """
     extra = result_metadata(result)
-    message = ChatMessage(
-        role=MessageRole.ASSISTANT,
-        content=text,
-        additional_kwargs={k: extra[k] for k in ("conversation_id", "message_id") if k in extra},
-    )
+    reasoning = getattr(result, "reasoning", "")
+    ids = {k: extra[k] for k in ("conversation_id", "message_id") if k in extra}
+    if reasoning:
+        # The model's reasoning is a thinking block beside the answer, never in its text.
+        message = ChatMessage(
+            role=MessageRole.ASSISTANT,
+            blocks=[ThinkingBlock(content=reasoning), TextBlock(text=text)],
+            additional_kwargs=ids,
+        )
+    else:
+        message = ChatMessage(role=MessageRole.ASSISTANT, content=text, additional_kwargs=ids)
     return ChatResponse(
-        message=message, delta=delta, raw=result_raw(result), additional_kwargs=extra
+        message=message,
+        delta=delta,
+        raw=result_raw(result),
+        additional_kwargs=_thinking_delta(result, extra, delta),
     )
 
 
@@ -231,7 +273,10 @@ def to_completion_response(
 ) -> CompletionResponse:
     """A :class:`CompletionResponse` from the running fold of a Dify stream."""
     return CompletionResponse(
-        text=text, delta=delta, raw=result_raw(result), additional_kwargs=result_metadata(result)
+        text=text,
+        delta=delta,
+        raw=result_raw(result),
+        additional_kwargs=_thinking_delta(result, result_metadata(result), delta),
     )
 
 
@@ -258,37 +303,6 @@ def dify_messages_to_chat_history(items: Iterable[Any]) -> list[ChatMessage]:
     return history
 
 
-def resource_to_node(resource: Any) -> NodeWithScore:
-    """A citation (``retriever_resources`` item) as a :class:`NodeWithScore`."""
-    data = as_dict(resource)
-    metadata: dict[str, Any] = {}
-    doc_metadata = data.get("doc_metadata")
-    if isinstance(doc_metadata, Mapping):
-        metadata.update(doc_metadata)
-    for key in (
-        "dataset_id",
-        "dataset_name",
-        "document_id",
-        "document_name",
-        "segment_id",
-        "segment_position",
-        "position",
-        "title",
-        "page",
-    ):
-        if data.get(key) is not None:
-            metadata[key] = data[key]
-    text = data.get("content") or ""
-    node = TextNode(
-        id_=str(data.get("segment_id") or _content_id(text, metadata)),
-        text=text,
-        metadata=metadata,
-        excluded_llm_metadata_keys=[k for k in _BOOKKEEPING_KEYS if k in metadata],
-        excluded_embed_metadata_keys=[k for k in _BOOKKEEPING_KEYS if k in metadata],
-    )
-    return NodeWithScore(node=node, score=_score(data.get("score")))
-
-
 def citations_output(resources: Sequence[Any]) -> list[ToolOutput]:
     """Citations as the ``sources`` of a chat engine response (empty when there are none)."""
     if not resources:
@@ -308,82 +322,23 @@ def citations_output(resources: Sequence[Any]) -> list[ToolOutput]:
 # --------------------------------------------------------------------------- retriever
 
 
-def _score(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def chunk_to_node(chunk: Chunk) -> NodeWithScore:
+    """A retrieved chunk (or citation) as a :class:`NodeWithScore`.
 
-
-def _content_id(text: str, metadata: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
-    digest.update(json.dumps(metadata, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:32]
-
-
-def record_to_node(record: Any, dataset_id: str | None = None) -> NodeWithScore:
-    """One ``records`` item of ``POST /datasets/{id}/retrieve`` as a :class:`NodeWithScore`.
-
-    The node id is the segment id; the text is the segment content (with the answer of a
-    Q&A segment appended); the metadata holds the document's own metadata plus where the
-    segment comes from. The score is Dify's, or ``None`` when Dify gave none (never an
-    invented 0). External knowledge bases (``{content, title, score, metadata}``) work too.
+    The node id is the segment id, the text the segment content, the metadata the chunk's
+    flat metadata (the same keys as the LangChain retriever's documents); bookkeeping keys
+    are hidden from the LLM and the embedder. The score is Dify's, or ``None`` when Dify
+    gave none (never an invented 0).
     """
-    data = as_dict(record)
-    segment = data.get("segment")
-    metadata: dict[str, Any] = {}
-    if isinstance(segment, Mapping):
-        document = segment.get("document") or {}
-        doc_metadata = document.get("doc_metadata")
-        if isinstance(doc_metadata, Mapping):
-            metadata.update(doc_metadata)
-        text = str(segment.get("content") or "")
-        if segment.get("answer"):
-            text = f"{text}\n{segment['answer']}"
-        for key, value in (
-            ("dataset_id", dataset_id),
-            ("document_id", segment.get("document_id") or document.get("id")),
-            ("document_name", document.get("name")),
-            ("segment_position", segment.get("position")),
-            ("keywords", segment.get("keywords") or None),
-        ):
-            if value is not None:
-                metadata[key] = value
-        node_id = segment.get("id")
-    else:
-        extra = data.get("metadata")
-        if isinstance(extra, Mapping):
-            metadata.update(extra)
-        text = str(data.get("content") or "")
-        if data.get("title"):
-            metadata["title"] = data["title"]
-        if dataset_id is not None:
-            metadata["dataset_id"] = dataset_id
-        node_id = metadata.get("segment_id") or metadata.get("id")
-    excluded = [k for k in [*_BOOKKEEPING_KEYS, "keywords"] if k in metadata]
+    excluded = [k for k in _BOOKKEEPING_KEYS if k in chunk.metadata]
     node = TextNode(
-        id_=str(node_id or _content_id(text, metadata)),
-        text=text,
-        metadata=metadata,
+        id_=chunk.id,
+        text=chunk.text,
+        metadata=dict(chunk.metadata),
         excluded_llm_metadata_keys=excluded,
         excluded_embed_metadata_keys=excluded,
     )
-    return NodeWithScore(node=node, score=_score(data.get("score")))
-
-
-def merge_by_score(
-    results: Iterable[Sequence[NodeWithScore]], top_k: int | None
-) -> list[NodeWithScore]:
-    """Merge per-dataset results: highest score first, unscored last, at most ``top_k``.
-
-    The sort is stable, so each dataset keeps its own order among equal scores, and the
-    first dataset wins ties.
-    """
-    merged = [node for nodes in results for node in nodes]
-    merged.sort(key=lambda n: (n.score is None, -(n.score or 0.0)))
-    return merged if top_k is None else merged[:top_k]
+    return NodeWithScore(node=node, score=chunk.score)
 
 
 _OPERATORS: dict[FilterOperator, str] = {
@@ -469,29 +424,6 @@ def build_retrieval_model(
 # --------------------------------------------------------------------------- workflow tool
 
 
-@dataclass
-class _WorkflowText:
-    content: str
-    is_error: bool
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-
-def _workflow_text(result: Any) -> _WorkflowText:
-    status = getattr(result, "status", None)
-    outputs = getattr(result, "outputs", None)
-    outputs = dict(outputs) if isinstance(outputs, Mapping) else {}
-    if status in ("failed", "stopped"):
-        error = getattr(result, "error", None) or f"workflow run {status}"
-        return _WorkflowText(str(error), True, outputs)
-    if len(outputs) == 1:
-        (value,) = outputs.values()
-        if isinstance(value, str):
-            return _WorkflowText(value, False, outputs)
-    if outputs:
-        return _WorkflowText(json.dumps(outputs, ensure_ascii=False, default=str), False, outputs)
-    return _WorkflowText(str(getattr(result, "answer", "") or ""), False, outputs)
-
-
 def tool_arguments(
     fields: Sequence[InputField],
     schema: type[BaseModel],
@@ -538,32 +470,23 @@ def _single_target(fields: Sequence[InputField]) -> str | None:
     return required[0] if len(required) == 1 else None
 
 
-def workflow_error_output(
-    exc: Exception, *, tool_name: str, raw_input: dict[str, Any]
+def workflow_tool_output(
+    outcome: WorkflowOutcome,
+    tool_name: str,
+    raw_input: dict[str, Any],
+    exception: Exception | None = None,
 ) -> ToolOutput:
-    """A :class:`ToolOutput` for a run that broke off with an error (``is_error=True``)."""
-    return ToolOutput(
-        tool_name=tool_name,
-        content=str(exc),
-        raw_input=raw_input,
-        raw_output=None,
-        is_error=True,
-        exception=exc,
-    )
+    """A :class:`ToolOutput` from the core outcome of a run.
 
-
-def workflow_tool_output(result: Any, *, tool_name: str, raw_input: dict[str, Any]) -> ToolOutput:
-    """A :class:`ToolOutput` from a finished workflow run.
-
-    The content is the only string output as is, or all outputs as JSON; ``raw_output`` is
-    the outputs dict. A ``failed`` or ``stopped`` run gives ``is_error=True`` with Dify's
-    error text as the content.
+    The content is the outcome's text, ``raw_output`` the outputs dict (``None`` when the
+    stream broke off) and ``is_error`` the outcome's: failed, stopped and broken-off runs
+    are errors an agent can read; a paused run is not.
     """
-    text = _workflow_text(result)
     return ToolOutput(
         tool_name=tool_name,
-        content=text.content,
+        content=outcome.content,
         raw_input=raw_input,
-        raw_output=text.outputs,
-        is_error=text.is_error,
+        raw_output=None if exception is not None else outcome.outputs,
+        is_error=outcome.is_error,
+        exception=exception,
     )

@@ -50,6 +50,10 @@ class Progress:
         elif result.last_delta:
             delta = result.last_delta
             self.text += delta
+        elif getattr(result, "last_reasoning", ""):
+            # A reasoning delta: a step with no answer text (responses carry the
+            # reasoning as ``thinking_delta``).
+            return result, self.text, ""
         else:
             return None
         return None if delta is None else (result, self.text, delta)

@@ -12,17 +12,19 @@ from llama_index.core.chat_engine.types import (
     StreamingAgentChatResponse,
 )
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.conversation import Turn, plan_conversation
+from dify_integrations.core.retrieval import resource_to_chunk
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     as_dict,
+    chunk_to_node,
     citations_output,
     dify_messages_to_chat_history,
     messages_to_turns,
-    resource_to_node,
     result_metadata,
     to_chat_response,
 )
@@ -88,6 +90,7 @@ class DifyChatEngine(BaseChatEngine):
         ``retriever_resources`` and, when Dify reports them, price and latency.
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         api_key: str | None = None,
@@ -139,18 +142,24 @@ class DifyChatEngine(BaseChatEngine):
     def _prepare(
         self, message: str, chat_history: list[ChatMessage] | None
     ) -> tuple[str, str | None]:
-        """The query and conversation of one turn.
+        """The query and conversation of one turn, by the core conversation rule.
 
-        A ``chat_history`` passed explicitly replaces the engine's memory, as in LlamaIndex's
-        own engines: a new conversation starts, with that history sent once as context.
+        Without ``chat_history`` the turn continues the engine's current conversation. A
+        ``chat_history`` passed explicitly replaces the engine's memory, as in LlamaIndex's
+        own engines: it continues the conversation its most recent assistant message names
+        (``chat_history`` read back from this engine does), else a new conversation starts
+        with that history sent once as context.
         """
+        turns = [*messages_to_turns(chat_history or []), Turn("user", message)]
+        plan = plan_conversation(
+            turns,
+            None,
+            user=self.user,
+            conversation_id=None if chat_history else self._conversation_id,
+        )
         if chat_history:
-            turns = [*messages_to_turns(chat_history), Turn("user", message)]
-            plan = plan_conversation(turns, None)
-            self._conversation_id = None
-            return plan.render_query(system_as_context=True), None
-        plan = plan_conversation([Turn("user", message)], None)
-        return plan.query, self._conversation_id
+            self._conversation_id = plan.conversation_id
+        return plan.render_query(), plan.conversation_id
 
     def _on_finish(self, result: Any) -> None:
         if getattr(result, "conversation_id", None):
@@ -162,14 +171,14 @@ class DifyChatEngine(BaseChatEngine):
         return AgentChatResponse(
             response=text,
             sources=citations_output(resources),
-            source_nodes=[resource_to_node(r) for r in resources],
+            source_nodes=[chunk_to_node(resource_to_chunk(r)) for r in resources],
             metadata=result_metadata(result),
         )
 
     @staticmethod
     def _complete_streaming(response: StreamingAgentChatResponse, result: Any, text: str) -> None:
         resources = list(getattr(result, "retriever_resources", []))
-        response.source_nodes.extend(resource_to_node(r) for r in resources)
+        response.source_nodes.extend(chunk_to_node(resource_to_chunk(r)) for r in resources)
         response.sources.extend(citations_output(resources))
         response.response = text
         # response_gen sets ``response`` from ``unformatted_response`` (the joined deltas)

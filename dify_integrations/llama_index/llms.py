@@ -24,13 +24,27 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    model_validator,
+)
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, field_names, resolve_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
-from dify_integrations.core.conversation import ConversationTracker, Turn, plan_conversation
+from dify_integrations.core.conversation import (
+    ConversationPlan,
+    ConversationTracker,
+    plan_conversation,
+)
 from dify_integrations.core.errors import DifyError
+from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
@@ -44,8 +58,8 @@ from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, i
 
 __all__ = ["DifyLLM"]
 
-AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion"]
-_CHAT_MODES = ("chat", "agent-chat", "advanced-chat")
+AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion"]
+_CHAT_MODES = ("chat", "agent-chat", "agent", "advanced-chat")
 
 
 @dataclass
@@ -54,11 +68,12 @@ class _Request:
 
     completion: bool
     inputs: dict[str, Any]
+    user: str
     query: str | None = None
     conversation_id: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     uploads: list[ImageUpload] = field(default_factory=list)
-    turns: list[Turn] | None = None
+    plan: ConversationPlan | None = None
 
 
 def _vetted(messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
@@ -79,8 +94,19 @@ class DifyLLM(LLM):
     on a completion app flattens the messages into one prompt.
 
     Multi-turn: passing the whole history on every call maps onto one Dify conversation with
-    exactly one new Dify message per turn (Dify keeps the history server side); history Dify
-    has never seen is sent once, as context.
+    exactly one new Dify message per turn (Dify keeps the history server side). The
+    conversation a call continues is, in this order: a per-call ``conversation_id=``; the
+    ``conversation_id`` in the ``additional_kwargs`` (or ``raw``) of the history's most
+    recent assistant message (``DifyLLM`` puts it there, and chat memories keep it); this
+    instance's record of the histories it sent, matched exactly **for the same user** and
+    only when exactly one conversation holds that history; else a new conversation, with
+    the earlier turns sent once as context.
+
+    One ``DifyLLM`` can serve many users: pass ``user=`` per call
+    (``llm.chat(messages, user="alice")``); the user is part of every key, and a history
+    never continues another session's conversation. System messages (the retrieved context
+    of ``ContextChatEngine`` / ``CondensePlusContextChatEngine``) are sent in front of the
+    query whenever they differ from what the conversation already received.
 
     Setup:
         ``pip install "dify-integrations[llama-index]"`` and set ``DIFY_API_KEY`` (an app key,
@@ -93,8 +119,11 @@ class DifyLLM(LLM):
         app_mode: Skip the ``/info`` lookup by naming the mode.
         input_key: Completion apps: the variable that receives the prompt (``"query"``).
         inputs: App variables sent with every call.
-        system_variable: An app variable that receives the system prompt; without it the
-            system prompt travels once, as context in the first query of a conversation.
+        system_variable: An app variable that receives the system prompt. Dify keeps a
+            conversation's inputs from its first message, so a variable cannot carry a
+            changing system prompt (retrieved context): a changed value for a continued
+            conversation is dropped by Dify, with a warning. Without it (the default) the
+            system prompt travels in front of the query whenever it changes.
         context_window, num_output: Reported in ``metadata`` (Dify does not expose them).
         client, async_client: Existing core clients to share connection pools.
 
@@ -139,6 +168,8 @@ class DifyLLM(LLM):
         ``conversation_id`` and ``message_id`` too.
     """
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
     api_key: SecretStr | None = Field(
         default=None, exclude=True, repr=False, description="Dify app key (app-...)."
     )
@@ -175,6 +206,7 @@ class DifyLLM(LLM):
     _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _mode: str | None = PrivateAttr(default=None)
     _app_name: str | None = PrivateAttr(default=None)
+    _key_source: KeySource | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -199,6 +231,15 @@ class DifyLLM(LLM):
         self.user = clients.user
         self._mode = self.app_mode
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_arguments(cls, data: Any) -> Any:
+        """Rename aliases (``api_base``, ``model``, ``request_timeout``); refuse unknown names."""
+        if not isinstance(data, dict):
+            return data
+        accepted = [*field_names(cls.model_fields), "client", "async_client"]
+        return resolve_arguments(cls.__name__, data, accepted, LLAMA_INDEX_ALIASES)
+
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> DifyLLM:
         """A copy with its own settings and conversation memory, sharing the clients."""
         clone = self.model_copy()
@@ -211,7 +252,8 @@ class DifyLLM(LLM):
         """Pickle the settings only: never the key, the clients or the conversation memory.
 
         Unpickling rebuilds the instance from its settings, reading the key from
-        ``DIFY_API_KEY`` in the process that loads it.
+        ``DIFY_API_KEY`` (or the source set with ``core.pickling.key_from``) in the process
+        that loads it.
         """
         # pydantic's state, not LlamaIndex's: that one test-pickles (and warns about) the
         # private attributes, which are all dropped here anyway.
@@ -220,21 +262,19 @@ class DifyLLM(LLM):
             k: v for k, v in state["__dict__"].items() if k != "api_key" and _picklable(v)
         }
         state["__pydantic_private__"] = {}
+        state[KEY_SOURCE_STATE] = key_source_of(self)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Rebuild from pickled settings; the key comes from ``DIFY_API_KEY``.
+        """Rebuild from pickled settings; the key is read again where it is loaded.
 
         Raises:
-            ValueError: If ``DIFY_API_KEY`` is not set where the pickle is loaded.
+            ValueError: If the key is not found where the pickle is loaded.
         """
-        try:
-            self.__init__(**state["__dict__"])  # type: ignore[misc]
-        except ValueError as exc:
-            raise ValueError(
-                "cannot unpickle DifyLLM: its API key is never pickled; set DIFY_API_KEY in "
-                "this process, or build a new DifyLLM(api_key=...)"
-            ) from exc
+        source: KeySource = state.get(KEY_SOURCE_STATE) or KeySource()
+        api_key = source.resolve(("DIFY_API_KEY",), "DifyLLM")
+        self.__init__(**{**state["__dict__"], "api_key": api_key})  # type: ignore[misc]
+        self._key_source = source
 
     @field_serializer("timeout")
     def _serialize_timeout(self, value: float | Timeout | None) -> Any:
@@ -308,17 +348,27 @@ class DifyLLM(LLM):
         extra = kwargs.get("inputs") or {}
         return {**self.inputs, **extra}
 
+    def _call_user(self, kwargs: dict[str, Any]) -> str:
+        user = kwargs.get("user")
+        if user is not None and (not isinstance(user, str) or not user.strip()):
+            raise ValueError("user= must be a non-empty string")
+        return user or self._clients.user
+
     def _chat_request(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any], mode: str
     ) -> _Request:
         inputs = self._merged_inputs(kwargs)
+        user = self._call_user(kwargs)
         if mode == "completion":
             inputs[self.input_key] = messages_to_prompt(messages)
-            return _Request(completion=True, inputs=inputs)
+            return _Request(completion=True, inputs=inputs, user=user)
         _check_chat_mode(mode)
-        turns = messages_to_turns(messages)
         plan = plan_conversation(
-            turns, self._tracker, conversation_id=kwargs.get("conversation_id")
+            messages_to_turns(messages),
+            self._tracker,
+            user=user,
+            conversation_id=kwargs.get("conversation_id") or None,
+            system_as_context=self.system_variable is None,
         )
         if self.system_variable and plan.system:
             inputs[self.system_variable] = plan.system
@@ -329,11 +379,12 @@ class DifyLLM(LLM):
         return _Request(
             completion=False,
             inputs=inputs,
-            query=plan.render_query(system_as_context=self.system_variable is None),
+            user=user,
+            query=plan.render_query(),
             conversation_id=plan.conversation_id,
             files=files,
             uploads=uploads,
-            turns=turns,
+            plan=plan,
         )
 
     def _vetted_prompt(self, prompt: str, formatted: bool) -> str:
@@ -352,15 +403,16 @@ class DifyLLM(LLM):
         if not prompt.strip():
             raise ValueError("the prompt must not be empty")
         inputs = self._merged_inputs(kwargs)
+        user = self._call_user(kwargs)
         if mode == "completion":
             inputs[self.input_key] = prompt
-            return _Request(completion=True, inputs=inputs)
+            return _Request(completion=True, inputs=inputs, user=user)
         _check_chat_mode(mode)
-        return _Request(completion=False, inputs=inputs, query=prompt)
+        return _Request(completion=False, inputs=inputs, user=user, query=prompt)
 
     def _finish(self, request: _Request, result: Any) -> None:
-        if request.turns is not None:
-            self._tracker.record(request.turns, result.answer, result.conversation_id)
+        if request.plan is not None:
+            self._tracker.record(request.plan, result.answer, result.conversation_id)
 
     # ------------------------------------------------------------------ I/O loops
 
@@ -368,7 +420,7 @@ class DifyLLM(LLM):
         self, client: DifyClient | AsyncDifyClient, request: _Request, files: list[dict[str, Any]]
     ) -> Any:
         """The stream for ``request`` (the ``stream_*`` methods of both clients are plain)."""
-        user = self._clients.user
+        user = request.user
         if request.completion:
             return client.stream_completion(request.inputs, user=user, files=files or None)
         return client.stream_chat_message(
@@ -381,7 +433,7 @@ class DifyLLM(LLM):
 
     def _open_sync(self, request: _Request) -> Any:
         client = self._clients.sync
-        user = self._clients.user
+        user = request.user
         files = list(request.files)
         for upload in request.uploads:
             uploaded = client.upload_file(
@@ -392,7 +444,7 @@ class DifyLLM(LLM):
 
     async def _open_async(self, request: _Request) -> Any:
         client = self._clients.async_
-        user = self._clients.user
+        user = request.user
         files = list(request.files)
         for upload in request.uploads:
             uploaded = await client.upload_file(
@@ -513,7 +565,7 @@ class DifyLLM(LLM):
 def _check_chat_mode(mode: str) -> None:
     if mode not in _CHAT_MODES:
         raise ValueError(
-            f"DifyLLM works with chat, agent-chat, advanced-chat and completion apps; this app "
+            f"DifyLLM works with chat, agent-chat, agent, advanced-chat and completion apps; this app "
             f"is a {mode!r} app (use DifyWorkflowTool for workflow apps)"
         )
 

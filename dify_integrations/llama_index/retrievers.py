@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -13,35 +11,30 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_DATASET_API_KEY, TimeoutLike
+from dify_integrations.core.pickling import PicklesWithoutKey
+from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.llama_index._clients import ClientPair
-from dify_integrations.llama_index._convert import (
-    as_dict,
-    build_retrieval_model,
-    merge_by_score,
-    record_to_node,
-)
+from dify_integrations.llama_index._convert import build_retrieval_model, chunk_to_node
 
 __all__ = ["DifyRetriever"]
 
 SearchMethod = Literal["semantic_search", "full_text_search", "hybrid_search", "keyword_search"]
 
 
-def _nodes(response: Any, dataset_id: str) -> list[NodeWithScore]:
-    """The one converter from a retrieve response to nodes, shared by sync and async."""
-    return [record_to_node(r, dataset_id) for r in as_dict(response).get("records") or []]
-
-
-class DifyRetriever(BaseRetriever):
+class DifyRetriever(PicklesWithoutKey, BaseRetriever):
     """One or more Dify knowledge bases as a LlamaIndex retriever.
 
     Calls ``POST /datasets/{id}/retrieve`` (Dify's hit testing) with a retrieval model built
     from the arguments. With several datasets the calls run concurrently and the results are
     merged by score (highest first, unscored last) and cut to ``similarity_top_k``. Each hit
     becomes ``NodeWithScore(TextNode(id_=segment id, text, metadata), score)``; the score is
-    ``None`` when Dify gave none.
+    ``None`` when Dify gave none. The metadata holds the document's own Dify metadata at the
+    top level beside ``score``, ``dataset_id``, ``document_id``, ``document_name``,
+    ``segment_id`` and ``segment_position`` (the same keys as the LangChain retriever).
 
     Setup:
         Set ``DIFY_DATASET_API_KEY`` (a knowledge key, ``dataset-…``; ``DIFY_API_KEY`` is read
@@ -55,6 +48,10 @@ class DifyRetriever(BaseRetriever):
             ``keyword_search``.
         reranking_enable, reranking_mode, reranking_model, weights: Dify's reranking settings.
         filters: ``MetadataFilters`` (or Dify ``metadata_filtering_conditions`` as a dict).
+        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+            query raises ``ValueError`` before any request; ``True`` sends its first 250
+            characters instead (useful under ``CondensePlusContextChatEngine``, whose
+            condensed question can grow long).
         client, async_client: Existing core clients to share connection pools.
 
     Instantiate:
@@ -78,6 +75,7 @@ class DifyRetriever(BaseRetriever):
         ```
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         dataset_id: str | None = None,
@@ -95,6 +93,7 @@ class DifyRetriever(BaseRetriever):
         reranking_model: Mapping[str, Any] | None = None,
         weights: Mapping[str, Any] | None = None,
         filters: MetadataFilters | Mapping[str, Any] | None = None,
+        truncate_query: bool = False,
         client: DifyClient | None = None,
         async_client: AsyncDifyClient | None = None,
         callback_manager: CallbackManager | None = None,
@@ -113,6 +112,7 @@ class DifyRetriever(BaseRetriever):
         self.reranking_model = reranking_model
         self.weights = weights
         self.filters = filters
+        self.truncate_query = truncate_query
         self.retrieval_model()  # validate now, before any request
         self._clients = ClientPair(
             api_key=api_key,
@@ -124,6 +124,11 @@ class DifyRetriever(BaseRetriever):
             env_key=ENV_DATASET_API_KEY,
         )
         super().__init__(callback_manager=callback_manager, verbose=verbose)
+
+    _key_envs = ("DIFY_DATASET_API_KEY", "DIFY_API_KEY")
+
+    def _rebuild_clients(self, **settings: Any) -> None:
+        self._clients = ClientPair(env_key=ENV_DATASET_API_KEY, **settings)
 
     def __repr__(self) -> str:
         return (
@@ -150,32 +155,30 @@ class DifyRetriever(BaseRetriever):
             metadata_filters=self.filters,
         )
 
+    def _query(self, query_bundle: QueryBundle) -> str:
+        return check_query(query_bundle.query_str, truncate=self.truncate_query)
+
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        query = query_bundle.query_str
-        model = self.retrieval_model()
-        client = self._clients.sync
-
-        def one(dataset_id: str) -> list[NodeWithScore]:
-            return _nodes(client.retrieve(dataset_id, query, retrieval_model=model), dataset_id)
-
-        if len(self.dataset_ids) == 1:
-            results = [one(self.dataset_ids[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=min(len(self.dataset_ids), 8)) as pool:
-                results = list(pool.map(one, self.dataset_ids))
-        return merge_by_score(results, self.similarity_top_k)
+        query = self._query(query_bundle)
+        chunks = retrieve_chunks(
+            self._clients.sync,
+            self.dataset_ids,
+            query,
+            self.retrieval_model(),
+            self.similarity_top_k,
+        )
+        return [chunk_to_node(c) for c in chunks]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        query = query_bundle.query_str
-        model = self.retrieval_model()
-        client = self._clients.async_
-
-        async def one(dataset_id: str) -> list[NodeWithScore]:
-            response = await client.retrieve(dataset_id, query, retrieval_model=model)
-            return _nodes(response, dataset_id)
-
-        results = await asyncio.gather(*(one(d) for d in self.dataset_ids))
-        return merge_by_score(results, self.similarity_top_k)
+        query = self._query(query_bundle)
+        chunks = await aretrieve_chunks(
+            self._clients.async_,
+            self.dataset_ids,
+            query,
+            self.retrieval_model(),
+            self.similarity_top_k,
+        )
+        return [chunk_to_node(c) for c in chunks]
 
     def close(self) -> None:
         """Close the sync client if this retriever created it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,29 +14,26 @@ from llama_index.core.tools.types import (
 )
 from pydantic import BaseModel, SecretStr
 
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.errors import StreamError
-from dify_integrations.core.input_schema import (
-    InputField,
-    fields_to_model,
-    parse_user_input_form,
-    tool_name,
+from dify_integrations.core.input_schema import InputField, fields_to_model
+from dify_integrations.core.pickling import PicklesWithoutKey, importable
+from dify_integrations.core.workflow_tool import (
+    WorkflowOutcome,
+    describe_workflow_app,
+    workflow_outcome,
 )
 from dify_integrations.llama_index._clients import ClientPair
-from dify_integrations.llama_index._convert import (
-    as_dict,
-    tool_arguments,
-    workflow_error_output,
-    workflow_tool_output,
-)
+from dify_integrations.llama_index._convert import tool_arguments, workflow_tool_output
 from dify_integrations.llama_index._streaming import afold, fold
 
 __all__ = ["DifyWorkflowTool"]
 
 
-class DifyWorkflowTool(AsyncBaseTool):
+class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
     """A Dify workflow app as a LlamaIndex tool (sync ``call``, native async ``acall``).
 
     Build it with :meth:`from_app` (or :meth:`afrom_app`): the tool's name, description
@@ -43,8 +41,11 @@ class DifyWorkflowTool(AsyncBaseTool):
     ``GET /parameters`` (the same mapping as the LangChain tool). A call runs the workflow
     in streaming mode and returns a ``ToolOutput`` whose content is the text output (or
     all outputs as JSON) and whose ``raw_output`` is the outputs dict. A run that Dify
-    reports as ``failed`` or ``stopped`` gives ``is_error=True`` with Dify's error text, so
-    an agent can read it; HTTP errors (bad key, bad inputs) raise the core's exceptions.
+    reports as ``failed`` or ``stopped`` (or whose stream broke off with an ``error``
+    event) gives ``is_error=True`` with Dify's error text, so an agent can read it; a
+    ``paused`` run (waiting for human input) gives a notice saying so. Each status gives
+    the same outcome as the LangChain tool (see :mod:`dify_integrations.core.workflow_tool`).
+    HTTP errors (bad key, bad inputs) raise the core's exceptions.
 
     Setup:
         Set ``DIFY_API_KEY`` (the workflow app's key) and ``DIFY_BASE_URL``.
@@ -68,6 +69,7 @@ class DifyWorkflowTool(AsyncBaseTool):
         ```
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         metadata: ToolMetadata,
@@ -97,6 +99,23 @@ class DifyWorkflowTool(AsyncBaseTool):
             async_client=async_client,
         )
 
+    def _rebuild_clients(self, **settings: Any) -> None:
+        self._clients = ClientPair(**settings)
+
+    def _pickle_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        # A schema built from the app's form is a class made at run time: rebuilt on load.
+        if not importable(self._schema):
+            state["_schema"] = None
+            state["_metadata"] = dataclasses.replace(self._metadata, fn_schema=None)
+            state["__schema_name__"] = self._schema.__name__
+        return state
+
+    def _unpickled(self) -> None:
+        name = self.__dict__.pop("__schema_name__", None)
+        if name is not None:
+            self._schema = fields_to_model(self._fields, name)
+            self._metadata = dataclasses.replace(self._metadata, fn_schema=self._schema)
+
     def __repr__(self) -> str:
         return (
             f"DifyWorkflowTool(name={self._metadata.name!r}, "
@@ -106,6 +125,7 @@ class DifyWorkflowTool(AsyncBaseTool):
     # ------------------------------------------------------------------ construction
 
     @classmethod
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def from_app(
         cls,
         api_key: str | SecretStr | None = None,
@@ -194,23 +214,13 @@ class DifyWorkflowTool(AsyncBaseTool):
         description: str | None,
         return_direct: bool,
     ) -> None:
-        app = as_dict(info)
-        mode = app.get("mode")
-        if mode and mode != "workflow":
-            raise ValueError(
-                f"DifyWorkflowTool needs a workflow app; {app.get('name')!r} is a {mode!r} app"
-            )
-        app_name = str(app.get("name") or "")
-        fields = parse_user_input_form(as_dict(parameters).get("user_input_form"))
-        final_name = name or tool_name(app_name)
-        schema = fields_to_model(fields, _model_name(final_name))
-        text = description or app.get("description") or f"Run the Dify workflow {app_name!r}."
-        self._fields = fields
-        self._schema = schema
+        spec = describe_workflow_app(info, parameters, name, description)
+        self._fields = spec.fields
+        self._schema = fields_to_model(spec.fields, spec.schema_name)
         self._metadata = ToolMetadata(
-            description=str(text),
-            name=final_name,
-            fn_schema=schema,
+            description=spec.description,
+            name=spec.name,
+            fn_schema=self._schema,
             return_direct=return_direct,
         )
 
@@ -234,8 +244,8 @@ class DifyWorkflowTool(AsyncBaseTool):
         try:
             result, _ = fold(stream)
         except StreamError as exc:
-            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
-        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
+        return workflow_tool_output(workflow_outcome(result), name, inputs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
         """Async :meth:`call` on the native async client."""
@@ -245,8 +255,8 @@ class DifyWorkflowTool(AsyncBaseTool):
         try:
             result, _ = await afold(stream)
         except StreamError as exc:
-            return workflow_error_output(exc, tool_name=name, raw_input=inputs)
-        return workflow_tool_output(result, tool_name=name, raw_input=inputs)
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
+        return workflow_tool_output(workflow_outcome(result), name, inputs)
 
     def close(self) -> None:
         """Close the sync client if this tool created it."""
@@ -255,7 +265,3 @@ class DifyWorkflowTool(AsyncBaseTool):
     async def aclose(self) -> None:
         """Close every client this tool created."""
         await self._clients.aclose()
-
-
-def _model_name(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_") if part) + "Inputs"

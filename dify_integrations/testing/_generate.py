@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _responders, _tokenize
+from . import _external_knowledge, _responders, _tokenize
 from ._errors import DifyHTTPError
 from ._tasks import Task
 from ._workspace import App, Conversation, Message, WorkflowRun, Workspace, new_id
@@ -203,13 +203,18 @@ class Generation:
     async def message_events(self) -> AsyncIterator[dict[str, Any]]:
         """Events of chat, agent-chat, advanced-chat and completion apps."""
         mode = self.app.mode
-        hits = (
-            _responders.retrieve_for_app(self.ws, self.app, self.query)
-            if self.app.dataset_ids
-            else []
-        )
+        try:  # Dify and external knowledge bases (see _external_knowledge)
+            hits = (
+                await _external_knowledge.retrieve_for_app(self.ws, self.app, self.query)
+                if self.app.dataset_ids
+                else []
+            )
+        except Exception as exc:  # an unreachable or malformed external knowledge API
+            self._save("", [], "error", str(exc))
+            yield self.error_event(exc)
+            return
         resources = (
-            [_responders.retriever_resource(i, ds, h) for i, (ds, h) in enumerate(hits, 1)]
+            [_external_knowledge.resource(i, ds, h) for i, (ds, h) in enumerate(hits, 1)]
             if self.app.show_retrieve_source
             else []
         )

@@ -41,6 +41,9 @@ async def respond(
         await stream.start(ping_first=gen.app.mode in ("workflow", "advanced-chat"))
         async for event in events:
             if not await stream.send(event):
+                if conf.finish_on_disconnect:  # Dify runs on without its client
+                    async for _ in events:
+                        pass
                 break
         await stream.finish()
         return stream.response

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import _retrieval, _tokenize
-from ._errors import invalid_param, json_response
+from . import _external_knowledge, _retrieval, _tokenize
+from ._errors import DifyHTTPError, invalid_param, json_response
 from ._http import auth_dataset, json_body, workspace
 from ._payloads import DatasetListQuery, HitTestingPayload, validate
 from ._routes_conversations import UUID_RE
@@ -30,11 +30,12 @@ def dataset_json(ws: Workspace, ds: Dataset) -> dict[str, Any]:
         {
             "id": mid,
             "name": name,
-            "type": _metadata_type([d.metadata[name] for d in ds.documents if name in d.metadata]),
+            "type": ds.metadata_types.get(name)
+            or _metadata_type([d.metadata[name] for d in ds.documents if name in d.metadata]),
         }
         for name, mid in ds.metadata_ids.items()
     ]
-    return {
+    data = {
         "id": ds.id,
         "name": ds.name,
         "description": ds.description,
@@ -94,6 +95,8 @@ def dataset_json(ws: Workspace, ds: Dataset) -> dict[str, Any]:
         "enable_api": ds.enable_api,
         "is_multimodal": False,
     }
+    _external_knowledge.dataset_json_patch(ds, data)
+    return data
 
 
 @routes.get("/v1/datasets")
@@ -128,41 +131,52 @@ async def list_datasets(request: web.Request) -> web.Response:
     )
 
 
-def record_json(seg: Segment, score: float, created_by: str) -> dict[str, Any]:
-    """One retrieve record with the full segment shape."""
+def segment_json(seg: Segment, created_by: str) -> dict[str, Any]:
+    """The full segment shape (retrieve records and the segment routes)."""
     doc = seg.document
     return {
-        "segment": {
-            "id": seg.id,
-            "position": seg.position,
-            "document_id": doc.id,
-            "content": seg.content,
-            "sign_content": None,
-            "answer": None,
-            "word_count": seg.word_count,
-            "tokens": seg.tokens,
-            "keywords": seg.keywords,
-            "index_node_id": seg.index_node_id,
-            "index_node_hash": seg.index_node_hash,
-            "hit_count": seg.hit_count,
-            "enabled": seg.enabled,
-            "disabled_at": None,
-            "disabled_by": None,
-            "status": "completed",
-            "created_by": created_by,
-            "created_at": seg.created_at,
-            "indexing_at": seg.created_at,
-            "completed_at": seg.created_at,
-            "error": None,
-            "stopped_at": None,
-            "document": {
-                "id": doc.id,
-                "data_source_type": doc.data_source_type,
-                "name": doc.name,
-                "doc_type": doc.doc_type,
-                "doc_metadata": dict(doc.metadata) or None,
-            },
+        "id": seg.id,
+        "position": seg.position,
+        "document_id": doc.id,
+        "content": seg.content,
+        "sign_content": None,
+        "answer": None,
+        "word_count": seg.word_count,
+        "tokens": seg.tokens,
+        "keywords": seg.keywords,
+        "index_node_id": seg.index_node_id,
+        "index_node_hash": seg.index_node_hash,
+        "hit_count": seg.hit_count,
+        "enabled": seg.enabled,
+        "disabled_at": None,
+        "disabled_by": None,
+        "status": "completed",
+        "created_by": created_by,
+        "created_at": seg.created_at,
+        "indexing_at": seg.created_at,
+        "completed_at": seg.created_at,
+        "error": None,
+        "stopped_at": None,
+        "child_chunks": [],
+        "attachments": [],
+        "summary": None,
+        "document": {
+            "id": doc.id,
+            "data_source_type": doc.data_source_type,
+            "name": doc.name,
+            "doc_type": doc.doc_type,
+            "doc_metadata": dict(doc.metadata) or None,
         },
+    }
+
+
+def record_json(seg: Segment, score: float, created_by: str) -> dict[str, Any]:
+    """One retrieve record with the full segment shape."""
+    segment = segment_json(seg, created_by)
+    for key in ("child_chunks", "attachments", "summary"):
+        segment.pop(key)
+    return {
+        "segment": segment,
         "child_chunks": [],
         "score": score,
         "tsne_position": None,
@@ -178,6 +192,12 @@ async def _retrieve(request: web.Request) -> web.Response:
     payload = validate(HitTestingPayload, body)
     if not payload.query and not payload.attachment_ids:
         raise invalid_param("Query or attachment_ids is required")
+    if _external_knowledge.binding(ds) is not None:
+        try:
+            answer = await _external_knowledge.hit_testing(workspace(request), ds, payload)
+        except Exception as exc:  # Dify: InternalServerError(str(e))
+            raise DifyHTTPError(500, "internal_server_error", str(exc)) from None
+        return json_response(answer)
     model = payload.retrieval_model
     top_k = model.top_k if model else ds.top_k
     threshold_on = model.score_threshold_enabled if model else ds.score_threshold_enabled
@@ -199,6 +219,10 @@ async def _retrieve(request: web.Request) -> web.Response:
             )
         ]
         hits = _retrieval.bm25(_tokenize.terms(payload.query), segments)
+        method = model.search_method if model else ds.search_method
+        if ds.rank_unmatched and method in ("semantic_search", "hybrid_search"):
+            matched = {id(h.segment) for h in hits}
+            hits += [_retrieval.Hit(s, 0.0) for s in segments if id(s) not in matched]
         if threshold_on:
             hits = [h for h in hits if h.score >= threshold]
         hits = hits[: max(top_k, 0)]

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from . import (
+    _external_knowledge,
     _routes_app,
     _routes_chat,
     _routes_conversations,
     _routes_datasets,
+    _routes_documents,
     _routes_files,
     _routes_workflow,
 )
@@ -25,6 +27,7 @@ from ._middleware import dify_middleware
 from ._settings import SETTINGS_KEY, Settings, UploadLimits
 from ._workflow_run import check_nodes
 from ._workspace import (
+    INDEXING_STATES,
     App,
     ChatMode,
     Dataset,
@@ -102,6 +105,7 @@ class DifyTestServer:
             _routes_conversations,
             _routes_datasets,
             _routes_files,
+            _routes_documents,
         ):
             app.add_routes(module.routes)
         return app
@@ -263,6 +267,58 @@ class DifyTestServer:
             enable_api=enable_api,
         )
 
+    def create_external_dataset(
+        self,
+        name: str,
+        endpoint: str,
+        api_key: str,
+        external_knowledge_id: str,
+        *,
+        top_k: int = 4,
+        score_threshold: float = 0.5,
+        score_threshold_enabled: bool = False,
+        description: str | None = None,
+        timeout: float = 60.0,
+    ) -> Dataset:
+        """Connect a knowledge base to an External Knowledge API, as Dify's console does.
+
+        Its retrieval (``/datasets/{id}/retrieve``, chat apps that use it, chatflow and
+        workflow knowledge nodes) sends ``POST {endpoint}/retrieval`` the way Dify sends it
+        and maps the records the way Dify maps them (see
+        ``dify_integrations.testing._external_knowledge``); :attr:`external_calls` lists the
+        calls made.
+
+        Args:
+            name: Dataset name.
+            endpoint: The API Endpoint (``/retrieval`` is appended).
+            api_key: The API Key, sent as ``Authorization: Bearer <api_key>``.
+            external_knowledge_id: The External Knowledge ID (sent as ``knowledge_id``).
+            top_k: Retrieval setting Top K.
+            score_threshold: Retrieval setting Score Threshold.
+            score_threshold_enabled: Whether the threshold is on (else Dify sends 0.0).
+            description: Dataset description.
+            timeout: Seconds allowed for one call.
+
+        Returns:
+            The ``Dataset`` (``provider`` ``"external"``).
+        """
+        ext = _external_knowledge.ExternalKnowledge(
+            endpoint=endpoint.rstrip("/"),
+            api_key=api_key,
+            knowledge_id=external_knowledge_id,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            score_threshold_enabled=score_threshold_enabled,
+            timeout=timeout,
+        )
+        return _external_knowledge.create(self.workspace, name, ext, description)
+
+    @property
+    def external_calls(self) -> list[Any]:
+        """Calls made to External Knowledge APIs (``ExternalCall``: ``url``, ``headers``,
+        ``body``, ``status``, ``records``), oldest first."""
+        return _external_knowledge.calls(self.workspace)
+
     def add_document(
         self,
         dataset: Dataset | str,
@@ -273,6 +329,39 @@ class DifyTestServer:
         """Add a document to a knowledge base (a ``Dataset`` or its id); searchable at once."""
         dataset_id = dataset.id if isinstance(dataset, Dataset) else dataset
         return self.workspace.add_document(dataset_id, name, text, metadata)
+
+    @property
+    def indexing_delay(self) -> float:
+        """Seconds each indexing state (``waiting`` … ``indexing``) of a document created
+        or updated over the API lasts before ``completed`` (settable; 0: at once)."""
+        return self.settings.indexing_delay
+
+    @indexing_delay.setter
+    def indexing_delay(self, value: float) -> None:
+        self.settings.indexing_delay = value
+
+    def fail_indexing(
+        self,
+        name: str | Callable[[str], bool],
+        *,
+        at: str = "splitting",
+        error: str = "Simulated indexing failure.",
+    ) -> None:
+        """Make the indexing of documents created (or updated) over the API fail.
+
+        Args:
+            name: A document name, or ``match(name) -> bool``.
+            at: The state at which indexing turns to ``error`` (``parsing`` … ``indexing``).
+            error: The document's ``error`` text.
+        """
+        if at not in INDEXING_STATES[:-1]:
+            raise ValueError(f"at must be one of {INDEXING_STATES[:-1]}, got {at!r}")
+        match = name if callable(name) else (lambda n, wanted=name: n == wanted)
+        self.settings.indexing_failures.append((match, at, error))
+
+    def clear_indexing_failures(self) -> None:
+        """Forget every `fail_indexing` rule."""
+        self.settings.indexing_failures.clear()
 
     # ------------------------------------------------------------------ apps
 
@@ -479,7 +568,7 @@ class DifyTestServer:
                 description=description,
                 user_input_form=normalize_form(user_input_form),
                 handler=handler,
-                nodes=check_nodes(nodes),
+                nodes=check_nodes(_external_knowledge.knowledge_nodes(self.workspace, nodes)),
                 token_delay=token_delay,
                 tags=list(tags),
             )

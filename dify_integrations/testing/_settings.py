@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -47,9 +48,16 @@ class Settings:
     token_delay: float = 0.0
     upload_limits: UploadLimits = field(default_factory=UploadLimits)
     server_version: str = "1.9.1"
+    #: Like Dify, keep generating when the client's connection drops mid-stream, so the run
+    #: (or message) is finished and stored; ``False`` (the default) ends it with the stream.
+    finish_on_disconnect: bool = False
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     log: RequestLog = field(default_factory=RequestLog)
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    #: Seconds each indexing state of a document created over the API lasts.
+    indexing_delay: float = 0.02
+    #: ``(match(name) -> bool, failing state, error)`` for documents whose indexing fails.
+    indexing_failures: list[tuple[Callable[[str], bool], str, str]] = field(default_factory=list)
 
 
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)

@@ -18,6 +18,9 @@ from typing import Any, Literal
 
 from . import _tokenize
 
+#: Indexing states of a document, in order.
+INDEXING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing", "completed")
+
 ChatMode = Literal["chat", "agent-chat", "advanced-chat"]
 AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
 Responder = Callable[[str, dict[str, Any], list[tuple[str, str]], list[dict[str, Any]]], Any]
@@ -77,6 +80,35 @@ class Document:
     segments: list[Segment] = field(default_factory=list)
     data_source_type: str = "upload_file"
     doc_type: str | None = None
+    batch: str = ""
+    position: int = 1
+    enabled: bool = True
+    #: Seconds each indexing state lasts (0: completed at once).
+    indexing_delay: float = 0.0
+    #: Indexing state at which the document fails (``None``: it does not fail).
+    fail_at: str | None = None
+    fail_error: str = "Simulated indexing failure."
+    indexing_started: float = field(default_factory=time.monotonic)
+    updated_at: int = 0
+    created_from: str = "web"
+
+    @property
+    def indexing_status(self) -> str:
+        """``waiting`` → ``parsing`` → ``cleaning`` → ``splitting`` → ``indexing`` →
+        ``completed`` as time passes (``error`` at ``fail_at``)."""
+        if self.indexing_delay <= 0:
+            step = len(INDEXING_STATES) - 1
+        else:
+            elapsed = time.monotonic() - self.indexing_started
+            step = min(int(elapsed / self.indexing_delay), len(INDEXING_STATES) - 1)
+        if self.fail_at is not None and step >= INDEXING_STATES.index(self.fail_at):
+            return "error"
+        return INDEXING_STATES[step]
+
+    @property
+    def searchable(self) -> bool:
+        """Indexed and enabled: its segments take part in retrieval."""
+        return self.enabled and self.indexing_status == "completed"
 
 
 @dataclass(eq=False)
@@ -100,10 +132,16 @@ class Dataset:
     enable_api: bool = True
     chunk_size: int = 500
     metadata_ids: dict[str, str] = field(default_factory=dict)
+    #: Declared metadata field types by name (fields created over the API).
+    metadata_types: dict[str, str] = field(default_factory=dict)
+    #: Semantic stand-in: retrieval also returns unmatched segments (score 0) after the
+    #: matched ones, as a vector search returns nearest neighbours (datasets made over the API).
+    rank_unmatched: bool = False
+    provider: str = "vendor"
 
     def segments(self) -> list[Segment]:
-        """All enabled segments, in document then position order."""
-        return [s for d in self.documents for s in d.segments if s.enabled]
+        """All enabled segments of indexed documents, in document then position order."""
+        return [s for d in self.documents if d.searchable for s in d.segments if s.enabled]
 
 
 # --------------------------------------------------------------------------- apps
@@ -350,9 +388,18 @@ class Workspace:
         return ds
 
     def add_document(
-        self, dataset_id: str, name: str, text: str, metadata: Mapping[str, Any] | None = None
+        self,
+        dataset_id: str,
+        name: str,
+        text: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        indexing_delay: float = 0.0,
+        fail_at: str | None = None,
+        created_from: str = "web",
     ) -> Document:
-        """Add a document to a knowledge base; it is segmented and searchable at once."""
+        """Add a document to a knowledge base; it is segmented at once and searchable once
+        its indexing completes (at once with the default ``indexing_delay`` of 0)."""
         with self.lock:
             ds = self.datasets[dataset_id]
             ts = int(now())
@@ -363,27 +410,48 @@ class Workspace:
                 text=text,
                 metadata=dict(metadata or {}),
                 created_at=ts,
+                updated_at=ts,
+                batch=time.strftime("%Y%m%d%H%M%S") + f"{next(_seq):06d}",
+                position=max((d.position for d in ds.documents), default=0) + 1,
+                indexing_delay=indexing_delay,
+                fail_at=fail_at,
+                created_from=created_from,
             )
-            for i, chunk in enumerate(_segment_text(text, ds.chunk_size), start=1):
-                doc.segments.append(
-                    Segment(
-                        id=new_id(),
-                        position=i,
-                        document=doc,
-                        content=chunk,
-                        terms=_tokenize.terms(chunk) + _tokenize.terms(name.rsplit(".", 1)[0]),
-                        tokens=_tokenize.count_tokens(chunk),
-                        keywords=_tokenize.keywords(chunk),
-                        index_node_id=new_id(),
-                        index_node_hash=hashlib.sha256(chunk.encode()).hexdigest(),
-                        created_at=ts,
-                    )
-                )
+            self.segment_document(doc, text)
             for key in doc.metadata:
                 ds.metadata_ids.setdefault(key, new_id())
             ds.documents.append(doc)
             ds.updated_at = ts
             return doc
+
+    def segment_document(self, doc: Document, text: str) -> None:
+        """(Re)split ``doc`` into segments of its dataset's chunk size."""
+        with self.lock:
+            ds = self.datasets[doc.dataset_id]
+            doc.text = text
+            doc.segments = []
+            for chunk in _segment_text(text, ds.chunk_size):
+                self.new_segment(doc, chunk)
+
+    def new_segment(
+        self, doc: Document, content: str, keywords: Sequence[str] | None = None
+    ) -> Segment:
+        """Append a segment with ``content`` to ``doc``."""
+        with self.lock:
+            seg = Segment(
+                id=new_id(),
+                position=len(doc.segments) + 1,
+                document=doc,
+                content=content,
+                terms=_tokenize.terms(content) + _tokenize.terms(doc.name.rsplit(".", 1)[0]),
+                tokens=_tokenize.count_tokens(content),
+                keywords=list(keywords) if keywords is not None else _tokenize.keywords(content),
+                index_node_id=new_id(),
+                index_node_hash=hashlib.sha256(content.encode()).hexdigest(),
+                created_at=int(now()),
+            )
+            doc.segments.append(seg)
+            return seg
 
     # ----------------------------------------------------------------- apps
 

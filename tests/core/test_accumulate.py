@@ -193,11 +193,11 @@ def test_message_replace_returns_empty_delta_and_sets_replaced() -> None:
 
 
 def test_unknown_events_and_fields_pass_through() -> None:
-    future = parse_event({"event": "reasoning_chunk", "task_id": "t", "text": "x"})
+    future = parse_event({"event": "future_thing", "task_id": "t", "text": "x"})
     assert type(future) is StreamEvent
     assert future.model_extra == {"text": "x"}
-    wf = parse_event({"event": "node_retry", "workflow_run_id": "r", "data": {"retry_index": 1}})
-    assert isinstance(wf, WorkflowEvent)
+    wf = parse_event({"event": "future_node", "workflow_run_id": "r", "data": {"retry_index": 1}})
+    assert type(wf) is WorkflowEvent
     assert wf.data == {"retry_index": 1}
     result = StreamResult()
     assert result.add(future) == ""

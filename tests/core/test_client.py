@@ -149,14 +149,17 @@ def test_explicit_stop_ends_stream_the_dify_way(apps: Any, make_runner: Any) -> 
 
 
 def test_stop_endpoints_answer_success(apps: Any, make_runner: Any) -> None:
-    assert make_runner(apps.chat_key, user="u")("stop_chat_message", "unknown-task") == {
+    unknown = "00000000-0000-4000-8000-000000000000"  # a task id Dify does not know
+    assert make_runner(apps.chat_key, user="u")("stop_chat_message", unknown) == {
         "result": "success"
     }
-    assert make_runner(apps.completion_key, user="u")("stop_completion", "t") == {
+    assert make_runner(apps.completion_key, user="u")("stop_completion", unknown) == {
         "result": "success"
     }
     since = len(apps.server.request_log)
-    assert make_runner(apps.workflow_key, user="u")("stop_workflow", "t") == {"result": "success"}
+    assert make_runner(apps.workflow_key, user="u")("stop_workflow", unknown) == {
+        "result": "success"
+    }
     assert routes(apps.server, "/workflows/tasks/{task_id}/stop", since)
 
 

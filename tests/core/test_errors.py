@@ -32,12 +32,58 @@ EXPECTED_CLASS = {
     500: di.InternalServerError,
 }
 
+# Codes of current Dify with an exception of their own (each under its status's class).
+CODE_CLASS = {
+    "conversation_completed": di.ConversationCompletedError,
+    "agent_not_published": di.AgentNotPublishedError,
+    "app_not_found": di.AppAccessDeniedError,
+    "app_abnormal_status": di.AppAccessDeniedError,
+    "app_api_disabled": di.AppAccessDeniedError,
+    "workspace_not_found": di.AppAccessDeniedError,
+    "workspace_archived": di.AppAccessDeniedError,
+    "human_input_form_submitted": di.HumanInputFormClosedError,
+    "human_input_form_expired": di.HumanInputFormClosedError,
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls", "base"),
+    [
+        (400, "conversation_completed", di.ConversationCompletedError, di.BadRequestError),
+        (400, "agent_not_published", di.AgentNotPublishedError, di.BadRequestError),
+        (403, "app_api_disabled", di.AppAccessDeniedError, di.PermissionDeniedError),
+        (403, "workspace_archived", di.AppAccessDeniedError, di.PermissionDeniedError),
+        (412, "human_input_form_expired", di.HumanInputFormClosedError, di.APIStatusError),
+        (412, "human_input_form_submitted", di.HumanInputFormClosedError, di.APIStatusError),
+    ],
+)
+def test_current_dify_codes_have_catchable_classes(
+    status: int, code: str, cls: type[Exception], base: type[Exception]
+) -> None:
+    raw = json.dumps({"code": code, "message": "m", "status": status}).encode()
+    err = error_from_response(status, {}, raw)
+    assert type(err) is cls
+    assert isinstance(err, base)
+    assert err.code == code
+    assert type(pickle.loads(pickle.dumps(err))) is cls
+    with pytest.raises(cls):
+        raise err
+
+
+def test_code_class_only_under_its_own_status() -> None:
+    # A code that arrives with another status keeps the status's class: never a guess.
+    raw = json.dumps({"code": "conversation_completed", "message": "m"}).encode()
+    assert type(error_from_response(500, {}, raw)) is di.InternalServerError
+    assert type(error_from_response(418, {}, raw)) is di.APIStatusError
+
 
 @pytest.mark.parametrize("case", EXAMPLES, ids=[e["scenario"][:50] for e in EXAMPLES])
 def test_every_error_example_maps_to_class_and_code(case: dict[str, Any]) -> None:
     raw = json.dumps(case["body"]).encode()
     err = error_from_response(case["http_status"], case.get("headers") or {}, raw)
-    assert type(err) is EXPECTED_CLASS[case["http_status"]]
+    expected = CODE_CLASS.get(case["body"]["code"], EXPECTED_CLASS[case["http_status"]])
+    assert type(err) is expected
+    assert isinstance(err, EXPECTED_CLASS[case["http_status"]])
     assert isinstance(err, di.APIStatusError)
     assert isinstance(err, di.DifyError)
     assert err.status_code == case["http_status"]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import dify_integrations as di
-from dify_integrations.core._base import blocking_body_as_stream
+from dify_integrations.core.bodies import blocking_body_as_stream
 from dify_integrations.core.sse import SSEDecoder
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dify"

@@ -57,10 +57,13 @@ def test_workflow_and_completion_and_stop_routes() -> None:
         False,
         "q",
     )
-    assert ops.stop_task("workflow", "t-1", user="u").path == "/workflows/tasks/t-1/stop"
-    assert ops.stop_task("chat", "t-1", user="u").path == "/chat-messages/t-1/stop"
-    assert ops.stop_task("completion", "t/1", user="u").path == "/completion-messages/t%2F1/stop"
-    stop = ops.stop_task("chat", "t", user="u")
+    tid = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    assert ops.stop_task("workflow", tid, user="u").path == f"/workflows/tasks/{tid}/stop"
+    assert ops.stop_task("chat", tid, user="u").path == f"/chat-messages/{tid}/stop"
+    assert ops.stop_task("completion", tid.upper(), user="u").path == (
+        f"/completion-messages/{tid}/stop"
+    )
+    stop = ops.stop_task("chat", tid, user="u")
     assert (stop.json, stop.idempotent) == ({"user": "u"}, True)
 
 
@@ -168,7 +171,7 @@ def test_upload_from_path_bytes_and_file_object(tmp_path: Path) -> None:
         (lambda: ops.run_workflow({}, user=None), ValueError, "user"),
         (lambda: ops.completion_message({}, user="u", response_mode="x"), ValueError, "mode"),
         (lambda: ops.stop_task("chat", "", user="u"), ValueError, "task_id"),
-        (lambda: ops.stop_task("chat", "t", user=None), ValueError, "user"),
+        (lambda: ops.stop_task("chat", CID, user=None), ValueError, "user"),
         (lambda: ops.delete_conversation("not-a-uuid", user="u"), ValueError, "UUID"),
         (lambda: ops.rename_conversation(CID, None, user="u"), ValueError, "name"),
         (lambda: ops.list_conversations(user="u", limit=0), ValueError, "limit"),
@@ -196,7 +199,7 @@ def test_bad_input_fails_before_any_request(call: object, exc: type[Exception], 
 
 
 def test_unreadable_directory_is_a_value_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="not a regular file"):
         ops.upload_file(tmp_path)
 
 

@@ -28,11 +28,11 @@ UPLOAD = ops.upload_file(b"x", filename="a.txt", user="u")
 CREATING = [CHAT, CHAT_BLOCKING, WORKFLOW, COMPLETION, UPLOAD]
 IDEMPOTENT = [
     ops.get_parameters(),
-    ops.get_workflow_run("run-1"),
+    ops.get_workflow_run("0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"),
     ops.list_datasets(),
     ops.retrieve("2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d", "q"),
-    ops.stop_task("chat", "t", user="u"),
-    ops.stop_task("workflow", "t", user="u"),
+    ops.stop_task("chat", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", user="u"),
+    ops.stop_task("workflow", "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", user="u"),
 ]
 
 

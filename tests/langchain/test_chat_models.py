@@ -531,5 +531,12 @@ def test_batch_runs_independent_conversations(apps: Any) -> None:
 def test_public_names() -> None:
     import dify_integrations.langchain as lc
 
-    assert lc.__all__ == ["ChatDify", "DifyLLM", "DifyRetriever", "DifyWorkflowTool"]
+    assert lc.__all__ == [
+        "ChatDify",
+        "DifyLLM",
+        "DifyLoader",
+        "DifyRetriever",
+        "DifyVectorStore",
+        "DifyWorkflowTool",
+    ]
     assert all(getattr(lc, name).__module__.startswith(lc.__name__) for name in lc.__all__)

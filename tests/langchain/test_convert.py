@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from langchain_core.documents import Document
@@ -15,20 +16,19 @@ from langchain_core.messages import (
 )
 
 from dify_integrations.core.conversation import Turn
+from dify_integrations.core.retrieval import record_to_chunk
+from dify_integrations.core.workflow_tool import render_workflow_outputs
 from dify_integrations.langchain._convert import (
     FileSpec,
-    StopSequenceCutter,
     build_retrieval_model,
-    cut_at_stop,
+    chunk_to_document,
     dify_file_object,
     extract_files,
-    merge_documents,
     message_text,
     messages_to_turns,
-    record_to_document,
-    render_workflow_outputs,
     usage_to_metadata,
 )
+from dify_integrations.langchain._fold import StopSequenceCutter, cut_at_stop
 
 PNG = b"\x89PNG\r\n\x1a\nfake-image-bytes"
 PNG_B64 = base64.b64encode(PNG).decode()
@@ -244,8 +244,8 @@ def test_record_to_document() -> None:
         "document_id": "d1",
         "document_name": "faq.md",
         "segment_id": "s1",
-        "position": 2,
-        "doc_metadata": {"category": "billing"},
+        "segment_position": 2,
+        "category": "billing",
     }
 
 
@@ -262,17 +262,13 @@ def test_external_record() -> None:
     assert doc.metadata["score"] == 0.4
 
 
-def test_merge_documents_by_score() -> None:
-    a = [Document("a1", metadata={"score": 0.9}), Document("a2", metadata={"score": 0.2})]
-    b = [Document("b1", metadata={"score": 0.5}), Document("b2", metadata={"score": None})]
-    merged = merge_documents([a, b], 3)
-    assert [d.page_content for d in merged] == ["a1", "b1", "a2"]
-    assert [d.page_content for d in merge_documents([b], 5)] == ["b1", "b2"]
-
-
 def test_render_workflow_outputs() -> None:
     assert render_workflow_outputs({"text": "bonjour"}) == "bonjour"
     assert render_workflow_outputs({"n": 3}) == '{"n": 3}'
     assert render_workflow_outputs({"a": "x", "b": "é"}) == '{"a": "x", "b": "é"}'
     assert render_workflow_outputs({}, "streamed") == "streamed"
     assert render_workflow_outputs(None) == ""
+
+
+def record_to_document(record: Any, dataset_id: str) -> Document:
+    return chunk_to_document(record_to_chunk(record, dataset_id))

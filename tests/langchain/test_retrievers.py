@@ -38,11 +38,11 @@ async def test_documents_and_metadata(apps: Any, mode: str) -> None:
     meta = top.metadata
     assert meta["document_name"] == "passwords.md"
     assert meta["dataset_id"] == apps.handbook_id
-    assert meta["doc_metadata"]["category"] == "account"
+    assert meta["category"] == "account"
     assert top.id == meta["segment_id"]
     assert isinstance(top.id, str)
     assert isinstance(meta["document_id"], str)
-    assert isinstance(meta["position"], int)
+    assert isinstance(meta["segment_position"], int)
     assert 0.0 < meta["score"] <= 1.0
     sent = [r for r in apps.server.request_log if r.path.endswith("/retrieve")][-1]
     assert sent.body["retrieval_model"]["top_k"] == 2
@@ -94,7 +94,7 @@ async def test_metadata_filter_and_search_method_pass_through(apps: Any, mode: s
     assert model["search_method"] == "full_text_search"
     assert model["metadata_filtering_conditions"] == conditions
     assert docs
-    assert all(d.metadata["doc_metadata"]["category"] == "billing" for d in docs)
+    assert all(d.metadata["category"] == "billing" for d in docs)
 
 
 async def test_errors(apps: Any, mode: str) -> None:

@@ -20,21 +20,20 @@ from llama_index.core.vector_stores.types import (
 from dify_integrations.core.accumulate import StreamResult
 from dify_integrations.core.events import parse_event
 from dify_integrations.core.input_schema import fields_to_model, parse_user_input_form
+from dify_integrations.core.retrieval import record_to_chunk, resource_to_chunk
+from dify_integrations.core.workflow_tool import WorkflowOutcome, workflow_outcome
 from dify_integrations.llama_index._convert import (
     build_retrieval_model,
+    chunk_to_node,
     citations_output,
     dify_messages_to_chat_history,
     image_files,
-    merge_by_score,
     messages_to_prompt,
     messages_to_turns,
     metadata_filters_to_dify,
-    record_to_node,
-    resource_to_node,
     to_chat_response,
     to_completion_response,
     tool_arguments,
-    workflow_error_output,
     workflow_tool_output,
 )
 from dify_integrations.llama_index._streaming import Progress
@@ -256,21 +255,9 @@ def test_qa_segment_appends_answer_and_external_record() -> None:
         {"content": "ext text", "title": "T", "score": 0.5, "metadata": {"segment_id": "e1"}}
     )
     assert external.node.node_id == "e1"
-    assert external.node.metadata["title"] == "T"
+    assert external.node.metadata["document_name"] == "T"
     no_id = record_to_node({"content": "same", "score": 0.1})
     assert no_id.node.node_id == record_to_node({"content": "same", "score": 0.9}).node.node_id
-
-
-def _n(node_id: str, score: float | None) -> NodeWithScore:
-    return NodeWithScore(node=TextNode(id_=node_id, text=node_id), score=score)
-
-
-def test_merge_by_score_orders_unscored_last_and_cuts() -> None:
-    a = [_n("a1", 0.9), _n("a2", 0.2), _n("a3", None)]
-    b = [_n("b1", 0.5), _n("b2", None)]
-    merged = merge_by_score([a, b], None)
-    assert [n.node.node_id for n in merged] == ["a1", "b1", "a2", "a3", "b2"]
-    assert [n.node.node_id for n in merge_by_score([a, b], 2)] == ["a1", "b1"]
 
 
 def test_metadata_filters_to_dify() -> None:
@@ -363,7 +350,7 @@ def test_build_retrieval_model_matches_the_request_fixture_shape() -> None:
 
 def test_workflow_output_succeeded_from_fixture() -> None:
     result = _fold("workflow_streaming.sse")
-    output = workflow_tool_output(result, tool_name="t", raw_input={"a": 1})
+    output = workflow_tool_output(workflow_outcome(result), "t", {"a": 1})
     assert output.is_error is False
     assert output.raw_output == result.outputs
     assert output.raw_input == {"a": 1}
@@ -376,7 +363,7 @@ def test_workflow_output_succeeded_from_fixture() -> None:
 def test_workflow_output_failed_from_fixture_is_error_with_dify_text() -> None:
     result = _fold("workflow_failed_streaming.sse")
     assert result.status == "failed"
-    output = workflow_tool_output(result, tool_name="t", raw_input={})
+    output = workflow_tool_output(workflow_outcome(result), "t", {})
     assert output.is_error is True
     assert result.error
     assert output.content == result.error
@@ -385,19 +372,19 @@ def test_workflow_output_failed_from_fixture_is_error_with_dify_text() -> None:
 def test_workflow_output_multiple_outputs_as_json_and_stopped() -> None:
     result = StreamResult()
     result.status, result.outputs = "succeeded", {"a": 1, "b": "x"}
-    assert json.loads(workflow_tool_output(result, tool_name="t", raw_input={}).content) == {
+    assert json.loads(workflow_tool_output(workflow_outcome(result), "t", {}).content) == {
         "a": 1,
         "b": "x",
     }
     result.status, result.error = "stopped", None
-    stopped = workflow_tool_output(result, tool_name="t", raw_input={})
+    stopped = workflow_tool_output(workflow_outcome(result), "t", {})
     assert stopped.is_error
     assert "stopped" in stopped.content
 
 
 def test_workflow_error_output_keeps_exception() -> None:
     exc = RuntimeError("boom")
-    output = workflow_error_output(exc, tool_name="t", raw_input={"x": 1})
+    output = workflow_tool_output(WorkflowOutcome.from_error(exc), "t", {"x": 1}, exc)
     assert output.is_error
     assert output.content == "boom"
     assert output.exception is exc
@@ -428,3 +415,11 @@ def test_tool_arguments_keyword_positional_and_input() -> None:
     two = parse_user_input_form([*FORM, {"text-input": {"variable": "b", "required": True}}])
     with pytest.raises(ValueError, match="one variable"):
         tool_arguments(two, fields_to_model(two), ("hi",), {})
+
+
+def record_to_node(record: Any, dataset_id: str | None = None) -> NodeWithScore:
+    return chunk_to_node(record_to_chunk(record, dataset_id))
+
+
+def resource_to_node(resource: Any) -> NodeWithScore:
+    return chunk_to_node(resource_to_chunk(resource))

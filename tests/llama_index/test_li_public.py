@@ -16,7 +16,14 @@ from dify_integrations.llama_index import DifyChatEngine, DifyLLM, DifyRetriever
 
 
 def test_all_lists_the_public_names() -> None:
-    assert sorted(li.__all__) == ["DifyChatEngine", "DifyLLM", "DifyRetriever", "DifyWorkflowTool"]
+    assert sorted(li.__all__) == [
+        "DifyChatEngine",
+        "DifyIndex",
+        "DifyLLM",
+        "DifyReader",
+        "DifyRetriever",
+        "DifyWorkflowTool",
+    ]
     for name in li.__all__:
         assert getattr(li, name).__module__.startswith("dify_integrations.llama_index.")
 

@@ -1,137 +1,29 @@
-"""State and helpers shared by `DifyClient` and `AsyncDifyClient` (no I/O here)."""
+"""`BaseClient`: configuration, headers and request preparation shared by both clients.
+
+No I/O here: `DifyClient` and `AsyncDifyClient` move the bytes.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Final, NoReturn, Self, SupportsIndex
+from collections.abc import Mapping
+from typing import Any, Final, NoReturn, Self, SupportsIndex, TypeVar
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from . import operations as ops
-from .accumulate import StreamResult
+from .bodies import decode_json
 from .config import DEFAULT_MAX_RETRIES, ClientConfig, Limits, Timeout, TimeoutLike
-from .decode import loads_json
-from .errors import APIStatusError, DifyError, error_from_response, redact
-from .models import DifyModel
+from .errors import APIStatusError, error_from_response, excerpt, redact
 from .retry import RetryPolicy
+from .scrub import scrub_exception
+from .version import USER_AGENT
 
-__all__ = [
-    "USER_AGENT",
-    "VERSION",
-    "BaseClient",
-    "blocking_body_as_stream",
-    "decode_json",
-    "is_json_response",
-    "logger",
-    "raise_mapped",
-    "stream_response",
-]
+__all__ = ["BaseClient", "logger"]
+
+T = TypeVar("T")
 
 logger: Final = logging.getLogger("dify_integrations")
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("dify-integrations")
-    except Exception:  # pragma: no cover - running from a source tree
-        return "0.0.0"
-
-
-VERSION: Final = _version()
-"""The installed package version (``0.0.0`` from a bare source tree); read once."""
-
-USER_AGENT: Final = f"dify-integrations/{VERSION}"
-
-
-def decode_json(raw: bytes) -> Any:
-    """Decode a JSON body; ``None`` for an empty one."""
-    if not raw or not raw.strip():
-        return None
-    return loads_json(raw)
-
-
-def raise_mapped(exc: BaseException, mapped: DifyError | None) -> NoReturn:
-    """Raise the transport error ``exc`` mapped to a Dify error (``exc`` itself if unmapped).
-
-    Call it from an ``except`` block: the mapped error is chained to ``exc``.
-    """
-    if mapped is None:
-        raise exc
-    raise mapped from exc
-
-
-# How a folded stream becomes the answer of the matching blocking call, by stop route.
-_STREAM_RESPONSES: Final[dict[str, Callable[[StreamResult], DifyModel]]] = {
-    "chat": StreamResult.to_chat_response,
-    "completion": StreamResult.to_completion_response,
-    "workflow": StreamResult.to_workflow_response,
-}
-
-
-def stream_response(op: ops.Operation, result: StreamResult) -> DifyModel:
-    """The answer a blocking call would give, from the fold of the streamed ``op``.
-
-    Args:
-        op: A streaming send operation (chat, completion or workflow).
-        result: The fold of its whole stream.
-
-    Returns:
-        A `ChatMessageResponse`, `CompletionMessageResponse` or `WorkflowRunResponse`.
-    """
-    if op.stop_kind is None:
-        raise ValueError(f"{op.name} does not stream an answer")
-    return _STREAM_RESPONSES[op.stop_kind](result)
-
-
-def is_json_response(content_type: str | None) -> bool:
-    """Whether a 2xx answer to a *streaming* request came back as one JSON body instead.
-
-    Dify always streams when asked, but a gateway in front of it (or an older or
-    reimplemented server) may answer a streaming request in blocking form.
-    """
-    return (content_type or "").split(";", 1)[0].strip().lower() == "application/json"
-
-
-def blocking_body_as_stream(raw: bytes) -> bytes:
-    """Re-frame a blocking JSON answer as the SSE frames the stream would have carried.
-
-    A chat/completion body becomes ``message`` + ``message_end``; a workflow body becomes
-    ``workflow_finished``; anything else is passed through as one frame, so the stream's
-    own checks (no ``event`` name, no final event) report it. The stream and its reducer
-    then treat it like any other stream: nothing is lost and nothing is invented.
-    """
-    try:
-        body = loads_json(raw) if raw.strip() else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = raw.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
-        return f"data: {text}\n\n".encode()
-    envelope = {k: body[k] for k in ("task_id", "conversation_id", "created_at") if k in body}
-    events: list[dict[str, Any]]
-    if isinstance(body.get("data"), dict) and "answer" not in body:
-        events = [
-            {
-                "event": "workflow_finished",
-                **envelope,
-                "workflow_run_id": body.get("workflow_run_id") or body["data"].get("id"),
-                "data": body["data"],
-            }
-        ]
-    elif isinstance(body.get("answer"), str):
-        message_id = body.get("message_id") or body.get("id")
-        ids = {**envelope, "id": message_id, "message_id": message_id}
-        events = [
-            {"event": "message", **ids, "answer": body["answer"]},
-            {"event": "message_end", **ids, "metadata": body.get("metadata") or {}},
-        ]
-    else:
-        events = [body]
-    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
 
 
 class BaseClient:
@@ -236,7 +128,7 @@ class BaseClient:
     def _user(self, user: str | None) -> str | None:
         return user if user is not None else self._config.user
 
-    def _prepare(self, op: ops.Operation) -> tuple[str, dict[str, str], bytes | None]:
+    def _prepare(self, op: ops.Operation[Any]) -> tuple[str, dict[str, str], bytes | None]:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
         secret = self._config.api_key.get_secret_value()
         ops.check_key_kind(op, secret)
@@ -246,7 +138,7 @@ class BaseClient:
             return url, {**base, "Authorization": "Bearer " + secret}, ops.encode_json(op.json)
         return url, {**self._headers, "Authorization": "Bearer " + secret}, None
 
-    def _log(self, op: ops.Operation, status: int) -> None:
+    def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s %s -> %d", op.method, redact(op.path, self._secret), status)
 
@@ -254,21 +146,39 @@ class BaseClient:
         """The error for a non-2xx answer (a redirect is never followed: it says so)."""
         err = error_from_response(status, dict(headers), raw, secret=self._secret)
         if 300 <= status < 400:
+            location = excerpt(redact(headers.get("location") or "", self._secret), 300)
             err.message = (
-                f"unexpected redirect (HTTP {status}) to {headers.get('location')!r}; "
+                f"unexpected redirect (HTTP {status}) to {location!r}; "
                 "redirects are not followed so the API key is never sent to another host"
             )
         return err
 
-    @staticmethod
-    def _parse_body(op: ops.Operation, status: int, raw: bytes) -> Any:
-        """Decode and parse a 2xx body into ``op``'s model."""
+    def _parse_body(self, op: ops.Operation[T], status: int, raw: bytes) -> T:
+        """Decode and parse a 2xx body into ``op``'s model.
+
+        Neither error chains what the server sent unredacted: the JSON error is scrubbed,
+        and a validation error (whose text quotes the server's values) is summarised by
+        location and kind only and not chained at all.
+        """
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:
+            scrub_exception(exc, self._secret)
             raise APIStatusError(
                 f"{op.name}: the server answered {status} with a non-JSON body",
                 status_code=status,
                 code="invalid_response",
             ) from exc
-        return op.parse(payload)
+        try:
+            return op.parse(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['type']}"
+                for error in exc.errors()[:5]
+            )
+        raise APIStatusError(
+            f"{op.name}: the server answered {status} with a body of an unexpected "
+            f"shape ({excerpt(redact(problems, self._secret), 300)})",
+            status_code=status,
+            code="invalid_response",
+        )
