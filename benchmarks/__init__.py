@@ -22,6 +22,7 @@ MODULES: dict[str, str] = {
     "connections": "benchmarks.bench_connections",
     "memory": "benchmarks.bench_memory",
     "soak": "benchmarks.bench_soak",
+    "knowledge_api": "benchmarks.bench_knowledge_api",
 }
 
 

@@ -1,7 +1,8 @@
 """The benchmark workspace, served by `DifyTestServer` in its own process.
 
 `python -m benchmarks._server_main` builds the apps the benchmarks need through the server's
-public Python API, prints one JSON line (`base_url`, `pid`, `apps` name -> key, `dataset_id`,
+public Python API and serves them the way every server command does
+(`dify_integrations.testing._serve.serve_populated`): it prints one JSON line (`base_url`, `pid`, `apps` name -> key, `dataset_id`,
 `dataset_key`) and serves until terminated (SIGTERM/SIGINT).
 
 Responders use the server's documented forms: a `str`, an iterable of pieces, an awaitable
@@ -22,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dify_integrations.testing import DifyTestServer
 
 SLOW_SECONDS = 0.25
 
@@ -81,36 +83,33 @@ def _firehose(query: str, inputs: dict[str, Any], history: Any, files: Any) -> I
         yield "tok "
 
 
+def populate(server: DifyTestServer) -> dict[str, Any]:
+    """Create the benchmark workspace on ``server``; returns its JSON-able description."""
+    dataset = server.create_dataset("Bench handbook", documents=_DOCUMENTS)
+    apps = {
+        "tiny": server.create_chat_app("tiny", mode="chat", responder=_tiny),
+        "slow": server.create_chat_app("slow", mode="chat", responder=_slow),
+        "clock": server.create_chat_app("clock", mode="chat", responder=_clock),
+        "firehose": server.create_chat_app("firehose", mode="chat", responder=_firehose),
+    }
+    return {
+        "base_url": server.base_url,
+        "pid": os.getpid(),
+        "apps": {name: app.api_key for name, app in apps.items()},
+        "dataset_id": dataset.id,
+        "dataset_key": server.dataset_api_key,
+        "slow_seconds": SLOW_SECONDS,
+    }
+
+
 def main() -> None:
     """Build the workspace, print its JSON line, serve until terminated."""
-    from dify_integrations.testing import DifyTestServer
+    from dify_integrations.testing._serve import serve_populated
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-
-    server = DifyTestServer()
-    server.start()
-    try:
-        dataset = server.create_dataset("Bench handbook", documents=_DOCUMENTS)
-        apps = {
-            "tiny": server.create_chat_app("tiny", mode="chat", responder=_tiny),
-            "slow": server.create_chat_app("slow", mode="chat", responder=_slow),
-            "clock": server.create_chat_app("clock", mode="chat", responder=_clock),
-            "firehose": server.create_chat_app("firehose", mode="chat", responder=_firehose),
-        }
-        info = {
-            "base_url": server.base_url,
-            "pid": os.getpid(),
-            "apps": {name: app.api_key for name, app in apps.items()},
-            "dataset_id": dataset.id,
-            "dataset_key": server.dataset_api_key,
-            "slow_seconds": SLOW_SECONDS,
-        }
+    def announce(info: dict[str, Any]) -> None:
         print(json.dumps(info), flush=True)
-        stop.wait()
-    finally:
-        server.stop()
+
+    serve_populated(populate, announce)
 
 
 if __name__ == "__main__":

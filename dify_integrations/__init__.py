@@ -1,11 +1,25 @@
 """Dify apps and knowledge bases as first-class LangChain and LlamaIndex components.
 
 The package root exports the framework-free core: `DifyClient`, `AsyncDifyClient`, the
-`Timeout` settings and the error tree. Framework adapters live in
+`Timeout` settings, the error tree and the response models the clients return
+(`ChatMessageResponse`, `WorkflowRunResponse`, `RetrieveResponse`...). Framework adapters live in
 ``dify_integrations.langchain`` and ``dify_integrations.llama_index``; the local
 Dify-compatible server in ``dify_integrations.testing``.
 """
 
+from .core.app_models import (
+    AppSite,
+    AudioText,
+    ConversationVariable,
+    ConversationVariableList,
+    Feedback,
+    FeedbackList,
+    HumanInputForm,
+    SuggestedQuestions,
+    WorkflowLog,
+    WorkflowLogList,
+    WorkflowLogRun,
+)
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
 from .core.config import Limits, Timeout
@@ -32,6 +46,32 @@ from .core.errors import (
 )
 from .core.knowledge import IndexingError, IndexingTimeoutError
 from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
+from .core.models import (
+    AppInfo,
+    AppMeta,
+    AppParameters,
+    ChatMessageResponse,
+    CompletionMessageResponse,
+    Conversation,
+    ConversationList,
+    Dataset,
+    DatasetList,
+    DifyModel,
+    HumanInputRequest,
+    Message,
+    MessageList,
+    MessageMetadata,
+    RetrieveRecord,
+    RetrieveResponse,
+    RetrieverResource,
+    Segment,
+    SegmentDocument,
+    UploadedFile,
+    Usage,
+    WorkflowRunData,
+    WorkflowRunDetail,
+    WorkflowRunResponse,
+)
 from .core.version import VERSION as _VERSION
 
 __version__: str = _VERSION
@@ -43,27 +83,62 @@ __all__ = [
     "APITimeoutError",
     "AgentNotPublishedError",
     "AppAccessDeniedError",
+    "AppInfo",
+    "AppMeta",
+    "AppParameters",
+    "AppSite",
     "AsyncDifyClient",
     "AsyncDifyKnowledgeClient",
+    "AudioText",
     "AuthenticationError",
     "BadRequestError",
+    "ChatMessageResponse",
+    "CompletionMessageResponse",
+    "Conversation",
     "ConversationCompletedError",
+    "ConversationList",
+    "ConversationVariable",
+    "ConversationVariableList",
+    "Dataset",
+    "DatasetList",
     "DifyClient",
     "DifyError",
     "DifyKnowledgeClient",
+    "DifyModel",
+    "Feedback",
+    "FeedbackList",
+    "HumanInputForm",
     "HumanInputFormClosedError",
+    "HumanInputRequest",
     "IndexingError",
     "IndexingTimeoutError",
     "InternalServerError",
     "Limits",
+    "Message",
+    "MessageList",
+    "MessageMetadata",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
     "ResponseTooLargeError",
+    "RetrieveRecord",
+    "RetrieveResponse",
+    "RetrieverResource",
+    "Segment",
+    "SegmentDocument",
     "StreamDecodeError",
     "StreamError",
+    "SuggestedQuestions",
     "Timeout",
     "UnsupportedMediaTypeError",
+    "UploadedFile",
+    "Usage",
+    "WorkflowLog",
+    "WorkflowLogList",
+    "WorkflowLogRun",
+    "WorkflowRunData",
+    "WorkflowRunDetail",
+    "WorkflowRunResponse",
     "__version__",
 ]

@@ -260,9 +260,13 @@ def _check_output(text: str) -> None:
         "2. LlamaIndex query engine",
         "3. Multi-turn",
         "4. Workflow tools",
-        "5. Summary",
+        "5. Knowledge base ingestion",
+        "6. Summary",
     ):
         assert heading in text
+    assert "32 documents created and indexed, 0 failed" in text
+    assert "re-run: 0 created, 32 skipped (no duplicates)" in text
+    assert re.search(r"\[1\] 14-restore-files\.md", text)
     ids = re.findall(r"conversation_id ([0-9a-f-]{36})", text)
     assert len(ids) == 3
     assert len(set(ids)) == 1

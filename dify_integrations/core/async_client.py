@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from . import operations as ops
 from ._fork import track
+from .app_methods import AsyncAppMethods
 from .base_client import BaseClient, logger
 from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
@@ -51,7 +52,7 @@ from .models import (
 )
 from .stream import AsyncEventStream
 
-__all__ = ["AsyncDifyClient"]
+__all__ = ["AsyncDifyClient", "map_transport_error"]
 
 T = TypeVar("T")
 
@@ -187,7 +188,7 @@ async def _start(keeper: AsyncGenerator[None, None]) -> None:
         await keeper.__anext__()
 
 
-class AsyncDifyClient(BaseClient):
+class AsyncDifyClient(AsyncAppMethods, BaseClient):
     """Native-async client for the Dify Service API (aiohttp).
 
     Every method of `DifyClient` exists here as a coroutine, except the ``stream_*``
@@ -509,6 +510,8 @@ class AsyncDifyClient(BaseClient):
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer (see `DifyClient.send_chat_message`)."""
         return await self._send(
@@ -520,6 +523,8 @@ class AsyncDifyClient(BaseClient):
                 files=files,
                 auto_generate_name=auto_generate_name,
                 response_mode=response_mode,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -532,6 +537,8 @@ class AsyncDifyClient(BaseClient):
         conversation_id: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> AsyncEventStream:
         """Stream a chat answer; input is validated now, the request is sent on first use."""
         return self._open_stream(
@@ -542,6 +549,8 @@ class AsyncDifyClient(BaseClient):
                 conversation_id=conversation_id,
                 files=files,
                 auto_generate_name=auto_generate_name,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -559,11 +568,17 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        trace_id: str | None = None,
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer."""
         return await self._send(
             ops.completion_message(
-                inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+                inputs,
+                query=query,
+                user=self._user(user),
+                files=files,
+                response_mode=response_mode,
+                trace_id=trace_id,
             )
         )
 
@@ -574,10 +589,13 @@ class AsyncDifyClient(BaseClient):
         query: str | None = None,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
+        trace_id: str | None = None,
     ) -> AsyncEventStream:
         """Stream a completion app's events."""
         return self._open_stream(
-            ops.completion_message(inputs, query=query, user=self._user(user), files=files)
+            ops.completion_message(
+                inputs, query=query, user=self._user(user), files=files, trace_id=trace_id
+            )
         )
 
     async def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
@@ -593,11 +611,18 @@ class AsyncDifyClient(BaseClient):
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (a failed run is returned, not raised)."""
         return await self._send(
             ops.run_workflow(
-                inputs, user=self._user(user), files=files, response_mode=response_mode
+                inputs,
+                user=self._user(user),
+                files=files,
+                response_mode=response_mode,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -607,9 +632,19 @@ class AsyncDifyClient(BaseClient):
         *,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> AsyncEventStream:
         """Stream a workflow app's events."""
-        return self._open_stream(ops.run_workflow(inputs, user=self._user(user), files=files))
+        return self._open_stream(
+            ops.run_workflow(
+                inputs,
+                user=self._user(user),
+                files=files,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
+            )
+        )
 
     async def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""

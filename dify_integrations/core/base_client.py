@@ -133,10 +133,14 @@ class BaseClient:
         secret = self._config.api_key.get_secret_value()
         ops.check_key_kind(op, secret)
         url = self._config.base_url + op.path
-        if op.json is not None:
+        body = ops.encode_json(op.json) if op.json is not None else None
+        if body is None:
+            base = self._headers
+        else:
             base = self._stream_headers if op.stream else self._json_headers
-            return url, {**base, "Authorization": "Bearer " + secret}, ops.encode_json(op.json)
-        return url, {**self._headers, "Authorization": "Bearer " + secret}, None
+        if op.headers:
+            base = {**base, **op.headers}
+        return url, {**base, "Authorization": "Bearer " + secret}, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -154,12 +158,14 @@ class BaseClient:
         return err
 
     def _parse_body(self, op: ops.Operation[T], status: int, raw: bytes) -> T:
-        """Decode and parse a 2xx body into ``op``'s model.
+        """Decode and parse a 2xx body into ``op``'s model (``bytes`` for a binary answer).
 
         Neither error chains what the server sent unredacted: the JSON error is scrubbed,
         and a validation error (whose text quotes the server's values) is summarised by
         location and kind only and not chained at all.
         """
+        if op.binary:
+            return op.parse(raw)
         try:
             payload = None if op.empty else decode_json(raw)
         except ValueError as exc:

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from . import operations as ops
 from ._fork import track
+from .app_methods import AppMethods
 from .base_client import BaseClient
 from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
@@ -44,7 +45,7 @@ from .models import (
 )
 from .stream import EventStream
 
-__all__ = ["DifyClient"]
+__all__ = ["DifyClient", "map_transport_error"]
 
 T = TypeVar("T")
 
@@ -127,7 +128,7 @@ def _inflated(decoder: BodyDecoder, chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield tail
 
 
-class DifyClient(BaseClient):
+class DifyClient(AppMethods, BaseClient):
     """Synchronous client for the Dify Service API.
 
     One pooled `requests.Session` serves every call. Proxy, CA-bundle and netrc settings
@@ -359,6 +360,8 @@ class DifyClient(BaseClient):
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> ChatMessageResponse:
         """Send a chat message and return the whole answer.
 
@@ -374,6 +377,8 @@ class DifyClient(BaseClient):
             files: File objects (see `upload_file`).
             auto_generate_name: Let Dify title a new conversation.
             response_mode: ``streaming`` (fold internally) or ``blocking``.
+            workflow_id: Chatflows: run this published workflow version (a UUID).
+            trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
         Returns:
             The answer with ids, usage and citations in ``metadata``.
@@ -387,6 +392,8 @@ class DifyClient(BaseClient):
                 files=files,
                 auto_generate_name=auto_generate_name,
                 response_mode=response_mode,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -399,6 +406,8 @@ class DifyClient(BaseClient):
         conversation_id: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         auto_generate_name: bool | None = None,
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> EventStream:
         """Send a chat message and stream the answer's events.
 
@@ -409,6 +418,8 @@ class DifyClient(BaseClient):
             conversation_id: Continue this conversation.
             files: File objects.
             auto_generate_name: Let Dify title a new conversation.
+            workflow_id: Chatflows: run this published workflow version (a UUID).
+            trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
         Returns:
             An open `EventStream` (use it in a ``with`` block).
@@ -421,6 +432,8 @@ class DifyClient(BaseClient):
                 conversation_id=conversation_id,
                 files=files,
                 auto_generate_name=auto_generate_name,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -438,6 +451,7 @@ class DifyClient(BaseClient):
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        trace_id: str | None = None,
     ) -> CompletionMessageResponse:
         """Run a completion app and return the whole answer (streamed and folded by default).
 
@@ -447,13 +461,19 @@ class DifyClient(BaseClient):
             user: End user (else the client's default).
             files: File objects.
             response_mode: ``streaming`` (fold internally) or ``blocking``.
+            trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
         Returns:
             The answer, with usage in ``metadata``.
         """
         return self._send(
             ops.completion_message(
-                inputs, query=query, user=self._user(user), files=files, response_mode=response_mode
+                inputs,
+                query=query,
+                user=self._user(user),
+                files=files,
+                response_mode=response_mode,
+                trace_id=trace_id,
             )
         )
 
@@ -464,10 +484,13 @@ class DifyClient(BaseClient):
         query: str | None = None,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
+        trace_id: str | None = None,
     ) -> EventStream:
         """Run a completion app and stream its events."""
         return self._open_stream(
-            ops.completion_message(inputs, query=query, user=self._user(user), files=files)
+            ops.completion_message(
+                inputs, query=query, user=self._user(user), files=files, trace_id=trace_id
+            )
         )
 
     def stop_completion(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
@@ -483,6 +506,8 @@ class DifyClient(BaseClient):
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
         response_mode: ops.ResponseMode = "streaming",
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> WorkflowRunResponse:
         """Run a workflow app and return its result (streamed and folded by default).
 
@@ -494,13 +519,20 @@ class DifyClient(BaseClient):
             user: End user (else the client's default).
             files: File objects.
             response_mode: ``streaming`` (fold internally) or ``blocking``.
+            workflow_id: Run this published version (``POST /workflows/{workflow_id}/run``).
+            trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
         Returns:
             The run: ``workflow_run_id``, ``data.status``, ``data.outputs``...
         """
         return self._send(
             ops.run_workflow(
-                inputs, user=self._user(user), files=files, response_mode=response_mode
+                inputs,
+                user=self._user(user),
+                files=files,
+                response_mode=response_mode,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
             )
         )
 
@@ -510,9 +542,19 @@ class DifyClient(BaseClient):
         *,
         user: str | None = None,
         files: Sequence[Mapping[str, Any]] | None = None,
+        workflow_id: str | None = None,
+        trace_id: str | None = None,
     ) -> EventStream:
         """Run a workflow app and stream its events."""
-        return self._open_stream(ops.run_workflow(inputs, user=self._user(user), files=files))
+        return self._open_stream(
+            ops.run_workflow(
+                inputs,
+                user=self._user(user),
+                files=files,
+                workflow_id=workflow_id,
+                trace_id=trace_id,
+            )
+        )
 
     def stop_workflow(self, task_id: str, *, user: str | None = None) -> dict[str, Any]:
         """Stop a running workflow (``POST /workflows/tasks/{task_id}/stop``)."""

@@ -32,8 +32,12 @@ __all__ = [
     "StreamDecodeError",
     "StreamError",
     "UnsupportedMediaTypeError",
+    "error_from_event",
     "error_from_response",
+    "excerpt",
+    "raise_mapped",
     "redact",
+    "status_error_class",
 ]
 
 _EXCERPT = 200

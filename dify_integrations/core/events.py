@@ -49,6 +49,7 @@ __all__ = [
     "MessageReplaceEvent",
     "NodeData",
     "NodeFinishedEvent",
+    "NodeRetryData",
     "NodeRetryEvent",
     "NodeStartedEvent",
     "ReasoningChunkData",

@@ -30,6 +30,7 @@ __all__ = [
     "RetrieveResponse",
     "RetrieverResource",
     "Segment",
+    "SegmentDocument",
     "UploadedFile",
     "Usage",
     "WorkflowRunData",

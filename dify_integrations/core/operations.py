@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,11 @@ __all__ = [
     "list_datasets",
     "list_messages",
     "rename_conversation",
+    "retrieval_model",
     "retrieve",
     "run_workflow",
     "stop_task",
+    "trace_headers",
     "upload_file",
 ]
 
@@ -123,6 +126,8 @@ class Operation(Generic[T]):
         empty: The success answer has no body (204).
         fold: For streams, how the folded stream becomes the answer a blocking call
             gives (``StreamResult.to_chat_response``...).
+        headers: Extra request headers (``X-Trace-Id``), or ``None``.
+        binary: The success answer is raw bytes (audio), returned as ``bytes``.
     """
 
     name: str
@@ -139,6 +144,8 @@ class Operation(Generic[T]):
     model: type[T] | None = None
     empty: bool = False
     fold: Callable[[StreamResult], T] | None = None
+    headers: dict[str, str] | None = None
+    binary: bool = False
 
     def parse(self, payload: Any) -> T:
         """Turn the decoded JSON answer into the operation's model.
@@ -149,7 +156,7 @@ class Operation(Generic[T]):
         Returns:
             A model instance, the payload itself when there is no model, or ``None``.
         """
-        if self.empty or self.model is None:
+        if self.empty or self.model is None or self.binary:
             return cast(T, payload)
         model = cast(type[DifyModel], self.model)
         return cast(T, model.model_validate(payload if payload is not None else {}))
@@ -289,6 +296,31 @@ def _limit(limit: int, name: str = "limit") -> int:
     return limit
 
 
+_TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def trace_headers(trace_id: str | None) -> dict[str, str] | None:
+    """The ``X-Trace-Id`` header for ``trace_id`` (``None`` when not given).
+
+    Dify takes a trace id of 1-128 letters, digits, ``-`` and ``_``
+    (``core/helper/trace_id_helper.py``) and joins its own trace to it.
+
+    Raises:
+        ValueError: If ``trace_id`` is not such a string (checked before any request).
+        TypeError: If it is not a string.
+    """
+    if trace_id is None:
+        return None
+    if not isinstance(trace_id, str):
+        raise TypeError(f"trace_id must be a string, not {type(trace_id).__name__}")
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise ValueError(
+            "trace_id must be 1-128 characters of letters, digits, '-' and '_', "
+            f"got {trace_id[:40]!r}"
+        )
+    return {"X-Trace-Id": trace_id}
+
+
 # --------------------------------------------------------------------------- chat / completion
 
 
@@ -301,6 +333,8 @@ def chat_message(
     files: Sequence[Mapping[str, Any]] | None = None,
     auto_generate_name: bool | None = None,
     response_mode: str = "streaming",
+    workflow_id: str | None = None,
+    trace_id: str | None = None,
 ) -> Operation[ChatMessageResponse]:
     """``POST /chat-messages``.
 
@@ -312,6 +346,8 @@ def chat_message(
         files: File objects (``type``, ``transfer_method``, ``url``/``upload_file_id``).
         auto_generate_name: Let Dify title the conversation (server default ``True``).
         response_mode: ``streaming`` or ``blocking``.
+        workflow_id: Chatflows: run this published workflow version (a UUID).
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -337,6 +373,9 @@ def chat_message(
         if not isinstance(auto_generate_name, bool):
             raise TypeError("auto_generate_name must be a bool")
         body["auto_generate_name"] = auto_generate_name
+    if workflow_id is not None:
+        # Chatflows: run this published version instead of the latest one.
+        body["workflow_id"] = _uuid(workflow_id, "workflow_id")
     streaming = response_mode == "streaming"
     return Operation(
         name="chat_message",
@@ -348,6 +387,7 @@ def chat_message(
         user=body["user"],
         model=ChatMessageResponse,
         fold=StreamResult.to_chat_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -358,6 +398,7 @@ def completion_message(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
+    trace_id: str | None = None,
 ) -> Operation[CompletionMessageResponse]:
     """``POST /completion-messages``.
 
@@ -367,6 +408,7 @@ def completion_message(
         user: End-user id (required).
         files: File objects.
         response_mode: ``streaming`` or ``blocking``.
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -396,6 +438,7 @@ def completion_message(
         user=body["user"],
         model=CompletionMessageResponse,
         fold=StreamResult.to_completion_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -405,14 +448,18 @@ def run_workflow(
     user: str | None,
     files: Sequence[Mapping[str, Any]] | None = None,
     response_mode: str = "streaming",
+    workflow_id: str | None = None,
+    trace_id: str | None = None,
 ) -> Operation[WorkflowRunResponse]:
-    """``POST /workflows/run``.
+    """``POST /workflows/run`` (or ``/workflows/{workflow_id}/run`` for a pinned version).
 
     Args:
         inputs: Workflow inputs.
         user: End-user id (required).
         files: File objects (become ``sys.files``).
         response_mode: ``streaming`` or ``blocking``.
+        workflow_id: Run this published version (a UUID) instead of the latest one.
+        trace_id: Sent as ``X-Trace-Id`` to join Dify's trace with the caller's.
 
     Returns:
         The operation.
@@ -430,16 +477,20 @@ def run_workflow(
     if checked is not None:
         body["files"] = checked
     streaming = response_mode == "streaming"
+    path = "/workflows/run"
+    if workflow_id is not None:
+        path = f"/workflows/{_uuid(workflow_id, 'workflow_id')}/run"
     return Operation(
         name="run_workflow",
         method="POST",
-        path="/workflows/run",
+        path=path,
         json=body,
         stream=streaming,
         stop_kind="workflow",
         user=body["user"],
         model=WorkflowRunResponse,
         fold=StreamResult.to_workflow_response,
+        headers=trace_headers(trace_id),
     )
 
 
@@ -698,17 +749,21 @@ def retrieval_model(
     reranking_model: Mapping[str, Any] | None = None,
     weights: Mapping[str, Any] | None = None,
     metadata_filtering_conditions: Mapping[str, Any] | None = None,
+    top_k_name: str = "top_k",
 ) -> dict[str, Any]:
     """The ``retrieval_model`` of ``POST /datasets/{id}/retrieve``, shared by the retrievers.
 
     Every key current Dify requires is set, in the order of Dify's own requests; options
     left unset go as ``null`` (``search_method`` defaults to ``semantic_search``).
 
+    ``top_k_name`` is the name the caller knows ``top_k`` by (``k``, ``similarity_top_k``),
+    used in the error message.
+
     Raises:
         ValueError: If ``top_k`` is not a positive integer or ``search_method`` is unknown.
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        raise ValueError(f"{top_k_name} must be a positive integer, got {top_k!r}")
     method = search_method or "semantic_search"
     if method not in SEARCH_METHODS:
         raise ValueError(f"search_method must be one of {SEARCH_METHODS}, got {method!r}")

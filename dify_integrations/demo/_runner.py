@@ -19,6 +19,7 @@ from dify_integrations.core.errors import (
     DifyError,
     PermissionDeniedError,
 )
+from dify_integrations.demo._ingest import knowledge_ingest
 from dify_integrations.demo._terminal import Terminal
 
 if TYPE_CHECKING:
@@ -536,7 +537,7 @@ class _Demo:
     # ------------------------------------------------------------------ summary
 
     def summary(self, total: float) -> None:
-        self.term.heading(5, "Summary")
+        self.term.heading(6, "Summary")
         rows = [
             [
                 r.name,
@@ -660,6 +661,7 @@ def run_demo(
         demo.llama_index_query()
         demo.conversation()
         demo.workflow_agent()
+        knowledge_ingest(demo, 5)
         demo.summary(time.perf_counter() - start)
         term.line()
         term.line(term.style("Demo finished.", "green", "bold"))

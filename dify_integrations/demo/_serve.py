@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import TextIO
 
-from dify_integrations.demo._setup import load_demo
+from dify_integrations.demo._setup import DemoApps, load_demo
 from dify_integrations.demo._terminal import Terminal
 
 __all__ = ["serve"]
@@ -34,15 +33,12 @@ def serve(
     Returns:
         The exit code (0).
     """
-    from dify_integrations.testing import DifyTestServer
+    from dify_integrations.testing._serve import serve_populated
 
     term = Terminal(stream)
-    done = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with DifyTestServer(port=port, token_delay=token_delay) as server:
-        apps = load_demo(server)
-        term.line(f"Local Dify-compatible server on {server.base_url} with the Stowaway demo.")
+
+    def announce(apps: DemoApps) -> None:
+        term.line(f"Local Dify-compatible server on {apps.base_url} with the Stowaway demo.")
         term.line("Use it from another shell:")
         term.line()
         for name, value in apps.env().items():
@@ -55,9 +51,5 @@ def serve(
             term.line(f"# workflow {tool}: {key}")
         term.line("# then: dify-integrations demo   (runs against this server)")
         term.line("Press Ctrl-C to stop.")
-        try:
-            while not done.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-    return 0
+
+    return serve_populated(load_demo, announce, port=port, token_delay=token_delay, stop=stop)

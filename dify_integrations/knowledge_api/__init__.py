@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ._app import ServiceSettings, create_app
 from ._conditions import OPERATORS, Condition, ConditionError, MetadataCondition
-from ._records import Record, normalize_score
+from ._records import Record, normalize_score, saturating
 from ._serve import KnowledgeAPIServer, load_retrievers, serve
 from ._sources import Query
 
@@ -41,5 +41,6 @@ __all__ = [
     "create_app",
     "load_retrievers",
     "normalize_score",
+    "saturating",
     "serve",
 ]

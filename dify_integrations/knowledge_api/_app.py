@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import math
@@ -221,6 +222,8 @@ class _Service:
 
 
 SERVICE = web.AppKey("knowledge_api_service", _Service)
+_RUN = uuid.uuid4().hex[:16]  # request ids: this process's run id + a sequence number
+_SEQUENCE = itertools.count(1)
 #: What the access log reports of the current request (set by the middleware).
 _TRACE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("knowledge_api_trace")
 
@@ -267,7 +270,22 @@ async def retrieval(request: web.Request) -> web.Response:
         )
         raise _error(FAILED, f"Request id: {trace['request_id']}.") from None
     trace["records"] = len(records)
-    return web.json_response({"records": [r.to_json() for r in records]})
+    return web.Response(body=_encode(records), content_type="application/json")
+
+
+def _encode(records: list[Record]) -> bytes:
+    """The ``/retrieval`` body; metadata JSON cannot hold is made plain (slow path)."""
+    payload = {
+        "records": [
+            {"content": r.content, "score": r.score, "title": r.title, "metadata": r.metadata}
+            for r in records
+        ]
+    }
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps({"records": [r.to_json() for r in records]}, ensure_ascii=False)
+    return text.encode("utf-8")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -281,7 +299,7 @@ async def _errors_and_access_log(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Error bodies in Dify's shape, and one structured access-log line per request."""
-    trace: dict[str, Any] = {"request_id": uuid.uuid4().hex}
+    trace: dict[str, Any] = {"request_id": f"{_RUN}{next(_SEQUENCE):08x}"}
     _TRACE.set(trace)
     started = time.perf_counter()
     code: int | None = None

@@ -1,30 +1,31 @@
 """Records as Dify wants them, and how scores are brought into 0–1.
 
 Dify ranks external records by ``score`` and drops those under the knowledge base's score
-threshold, so the service must send a similarity in ``[0, 1]``. :func:`normalize_score`:
+threshold, so the service must send a similarity in ``[0, 1]``. :func:`normalize_score` is
+monotonic (it never swaps two records) and leaves scores that are already similarities alone:
 
-* a score already in ``[0, 1]`` is kept as it is (LangChain relevance scores, LlamaIndex
-  cosine similarities of normalised embeddings, Dify-style scores);
-* a score above 1 (BM25, dot products, rerankers' logits) becomes ``s / (1 + s)``: monotonic,
-  so the order is kept, and 1 maps to 0.5;
+* a score in ``[0, 1]`` is kept as it is (LangChain relevance scores, cosine similarities);
 * a negative score (a cosine similarity of unrelated texts) becomes 0;
+* a score above 1 becomes 1 (floating-point noise such as ``1.0000000000000002``; scores of
+  an unbounded scale all pass the threshold, in the retriever's order: for BM25, dot
+  products or reranker logits pass ``normalize=saturating(scale)`` instead);
 * a missing score (a retriever that returns documents only) becomes the reciprocal rank
   ``1 / (1 + rank)`` (1, 0.5, 0.33, ...), so Dify still ranks the records in the
   retriever's order; the server logs a warning the first time it happens for a knowledge id,
   because a score threshold then filters by rank.
 
-Pass ``normalize=`` to :func:`~dify_integrations.knowledge_api.create_app` for another rule.
+Records with equal scores keep the retriever's order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["Record", "normalize_score"]
+__all__ = ["Record", "normalize_score", "saturating"]
 
 #: Metadata keys a title is taken from, first present wins.
 TITLE_KEYS = ("title", "document_name", "file_name", "filename", "source", "file_path")
@@ -60,13 +61,29 @@ def normalize_score(score: float | None, rank: int) -> float:
     """A score in ``[0, 1]`` (see the module docstring for the rule)."""
     if score is None or math.isnan(score):
         return round(1.0 / (1 + rank), 6)
-    if score < 0:
-        return 0.0
-    if score <= 1:
-        return float(score)
-    if math.isinf(score):
-        return 1.0
-    return score / (1.0 + score)
+    return min(max(float(score), 0.0), 1.0)
+
+
+def saturating(scale: float) -> Callable[[float | None, int], float]:
+    """A normaliser for unbounded non-negative scores: ``s / (s + scale)``.
+
+    ``scale`` is the score that maps to 0.5 (e.g. a typical BM25 score of a good match).
+    Negative scores become 0 and missing ones are ranked as by :func:`normalize_score`.
+
+    Raises:
+        ValueError: ``scale`` not positive.
+    """
+    if not scale > 0:
+        raise ValueError("scale must be positive")
+
+    def normalize(score: float | None, rank: int) -> float:
+        if score is None or math.isnan(score):
+            return normalize_score(score, rank)
+        if math.isinf(score):
+            return 1.0 if score > 0 else 0.0
+        return max(score, 0.0) / (max(score, 0.0) + scale)
+
+    return normalize
 
 
 def title_of(metadata: Mapping[str, Any]) -> str:

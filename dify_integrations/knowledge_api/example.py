@@ -37,6 +37,7 @@ __all__ = [
     "LlamaWordHashEmbedding",
     "WordHashEmbedding",
     "build",
+    "embed",
     "handbook_retriever",
     "release_notes_retriever",
 ]

@@ -26,14 +26,12 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 
 from dify_integrations.core.conversation import Turn
-from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import Chunk
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_USER",
     "FileSpec",
-    "build_retrieval_model",
     "chunk_to_document",
     "dify_file_object",
     "dump_model",
@@ -294,33 +292,44 @@ def usage_to_metadata(usage: Any) -> UsageMetadata | None:
     return UsageMetadata(input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total)
 
 
+MODEL_PROVIDER = "dify"
+"""``response_metadata["model_provider"]`` and ``llm_output["model_provider"]``."""
+
+
+def llm_output(usage: Any, model_name: str) -> dict[str, Any]:
+    """The ``llm_output`` callbacks read in ``on_llm_end``, shaped like langchain-openai's.
+
+    ``token_usage`` holds Dify's ``prompt_tokens``, ``completion_tokens`` and
+    ``total_tokens`` (empty when Dify reported no usage).
+    """
+    metadata = usage_to_metadata(usage)
+    token_usage: dict[str, int] = {}
+    if metadata is not None:
+        token_usage = {
+            "prompt_tokens": metadata["input_tokens"],
+            "completion_tokens": metadata["output_tokens"],
+            "total_tokens": metadata["total_tokens"],
+        }
+    return {"token_usage": token_usage, "model_name": model_name, "model_provider": MODEL_PROVIDER}
+
+
+def combine_llm_outputs(outputs: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """One ``llm_output`` for a batch: token counts summed, the first model name kept."""
+    present = [o for o in outputs if o]
+    if not present:
+        return {}
+    totals: dict[str, int] = {}
+    for output in present:
+        for name, value in (output.get("token_usage") or {}).items():
+            totals[name] = totals.get(name, 0) + int(value)
+    return {
+        "token_usage": totals,
+        "model_name": present[0].get("model_name"),
+        "model_provider": MODEL_PROVIDER,
+    }
+
+
 # --------------------------------------------------------------------------- retrieval
-
-
-def build_retrieval_model(
-    *,
-    k: int,
-    score_threshold: float | None,
-    search_method: str | None,
-    reranking_enable: bool,
-    reranking_mode: str | None,
-    reranking_model: Mapping[str, Any] | None,
-    weights: Mapping[str, Any] | None,
-    metadata_filter: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The ``retrieval_model`` body for the retriever's settings (``k`` is Dify's ``top_k``)."""
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    return retrieval_model(
-        top_k=k,
-        search_method=search_method,
-        score_threshold=score_threshold,
-        reranking_enable=reranking_enable,
-        reranking_mode=reranking_mode,
-        reranking_model=reranking_model,
-        weights=weights,
-        metadata_filtering_conditions=metadata_filter,
-    )
 
 
 def chunk_to_document(chunk: Chunk) -> Document:

@@ -127,6 +127,7 @@ class AnswerFolder:
         usage = dump_model(r.usage) if r.usage is not None else None
         metadata: dict[str, Any] = {
             "model_name": model_name,
+            "model_provider": "dify",
             "conversation_id": r.conversation_id,
             "message_id": r.message_id,
             "task_id": r.task_id,

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Literal, NoReturn
+from typing import Any, ClassVar, Final, Literal, NoReturn, cast
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+    Callbacks,
+)
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
+from langchain_core.runnables import RunnableConfig
 from pydantic import PrivateAttr
 
 from dify_integrations.core import operations as ops
@@ -22,8 +29,10 @@ from dify_integrations.core.conversation import (
 from dify_integrations.langchain._base import DifyModelBase
 from dify_integrations.langchain._convert import (
     FileSpec,
+    combine_llm_outputs,
     dify_file_object,
     extract_files,
+    llm_output,
     messages_to_turns,
     usage_to_metadata,
 )
@@ -252,6 +261,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
     def _final_chunk(self, folder: AnswerFolder, tail: str) -> ChatGenerationChunk:
         return ChatGenerationChunk(
             message=AIMessageChunk(
+                id=folder.result.message_id,  # Dify's message id: merged chunks keep it
                 content=tail,
                 usage_metadata=usage_to_metadata(folder.result.usage),
                 response_metadata=folder.response_metadata(self._known_model_name()),
@@ -266,12 +276,118 @@ class ChatDify(DifyModelBase, BaseChatModel):
 
     def _result(self, folder: AnswerFolder) -> ChatResult:
         message = AIMessage(
+            id=folder.result.message_id,
             content=folder.answer,
             usage_metadata=usage_to_metadata(folder.result.usage),
             response_metadata=folder.response_metadata(self._known_model_name()),
             additional_kwargs=folder.additional_kwargs(reasoning=True),
         )
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return ChatResult(
+            generations=[ChatGeneration(message=message)],
+            llm_output=llm_output(folder.result.usage, self._known_model_name()),
+        )
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        return combine_llm_outputs(llm_outputs)
+
+    # ------------------------------------------------------------------ the app's name first
+    # Tracers read ``ls_model_name`` when a run starts. A new instance learns the app's name
+    # (``GET /info``, once) before its first call, after the input has been vetted: bad
+    # input still fails before any request.
+
+    def _name_before_first_call(
+        self, batches: Sequence[Sequence[BaseMessage]], **kwargs: Any
+    ) -> bool:
+        """Vet the input of a first call; ``True`` when the app's name is still to be read."""
+        if self.model_name or self._app_name:
+            return False
+        for messages in batches:
+            self._prepare(messages, kwargs.get("stop"), kwargs)
+        return True
+
+    def generate(
+        self,
+        messages: list[list[BaseMessage]],
+        stop: list[str] | None = None,
+        callbacks: Callbacks = None,
+        *,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
+        run_id: uuid.UUID | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self._name_before_first_call(messages, stop=stop, **kwargs):
+            self._learn_app_name()
+        return super().generate(
+            messages,
+            stop,
+            callbacks,
+            tags=tags,
+            metadata=metadata,
+            run_name=run_name,
+            run_id=run_id,
+            **kwargs,
+        )
+
+    async def agenerate(
+        self,
+        messages: list[list[BaseMessage]],
+        stop: list[str] | None = None,
+        callbacks: Callbacks = None,
+        *,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        run_name: str | None = None,
+        run_id: uuid.UUID | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self._name_before_first_call(messages, stop=stop, **kwargs):
+            await self._alearn_app_name()
+        return await super().agenerate(
+            messages,
+            stop,
+            callbacks,
+            tags=tags,
+            metadata=metadata,
+            run_name=run_name,
+            run_id=run_id,
+            **kwargs,
+        )
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        if not (self.model_name or self._app_name):
+            messages = self._convert_input(input).to_messages()
+            if self._name_before_first_call([messages], stop=stop, **kwargs):
+                self._learn_app_name()
+        yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        if not (self.model_name or self._app_name):
+            messages = self._convert_input(input).to_messages()
+            if self._name_before_first_call([messages], stop=stop, **kwargs):
+                await self._alearn_app_name()
+        inner = cast(
+            "AsyncGenerator[AIMessageChunk, None]",
+            super().astream(input, config, stop=stop, **kwargs),
+        )
+        async with aclosing(inner) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def _stream_kwargs(self, call: _ChatCall, files: list[dict[str, Any]]) -> dict[str, Any]:
         return {

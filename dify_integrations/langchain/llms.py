@@ -12,7 +12,7 @@ from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from dify_integrations.langchain._base import DifyModelBase
-from dify_integrations.langchain._convert import usage_to_metadata
+from dify_integrations.langchain._convert import MODEL_PROVIDER, usage_to_metadata
 from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyLLM"]
@@ -104,7 +104,11 @@ class DifyLLM(DifyModelBase, BaseLLM):
                 totals[key] += int(usage.get(key) or 0)
         return LLMResult(
             generations=[[g] for g in generations],
-            llm_output={"token_usage": totals, "model_name": self._known_model_name()},
+            llm_output={
+                "token_usage": totals,
+                "model_name": self._known_model_name(),
+                "model_provider": MODEL_PROVIDER,
+            },
         )
 
     # ------------------------------------------------------------------ sync

@@ -12,9 +12,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field, model_validator
 
+from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.langchain._base import DifyDatasetConnection
-from dify_integrations.langchain._convert import build_retrieval_model, chunk_to_document
+from dify_integrations.langchain._convert import chunk_to_document
 
 __all__ = ["DifyRetriever"]
 
@@ -154,15 +155,16 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
 
     def _retrieval_model(self, kwargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         k = int(kwargs.get("k", self.k))
-        model = build_retrieval_model(
-            k=k,
+        model = retrieval_model(
+            top_k=k,
             score_threshold=kwargs.get("score_threshold", self.score_threshold),
             search_method=kwargs.get("search_method", self.search_method),
             reranking_enable=self.reranking_enable,
             reranking_mode=self.reranking_mode,
             reranking_model=self.reranking_model,
             weights=self.weights,
-            metadata_filter=kwargs.get("metadata_filter", self.metadata_filter),
+            metadata_filtering_conditions=kwargs.get("metadata_filter", self.metadata_filter),
+            top_k_name="k",
         )
         return k, model
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
@@ -14,15 +15,10 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
 from dify_integrations.core.errors import StreamError
-from dify_integrations.core.events import (
-    NodeFinishedEvent,
-    NodeStartedEvent,
-    StreamEvent,
-    WorkflowStartedEvent,
-)
 from dify_integrations.core.input_schema import InputField, fields_to_model, to_dify_inputs
 from dify_integrations.core.models import AppInfo, AppParameters
 from dify_integrations.core.pickling import importable
+from dify_integrations.core.progress import progress_payload
 from dify_integrations.core.workflow_tool import describe_workflow_app, workflow_outcome
 from dify_integrations.langchain._base import DifyConnection
 
@@ -32,29 +28,21 @@ PROGRESS_EVENT = "dify_workflow_progress"
 """Name of the custom callback event dispatched for each workflow/node start and finish."""
 
 
-def _progress(event: StreamEvent) -> dict[str, Any] | None:
-    """The custom-event payload for a progress event, or ``None`` for other events."""
-    if isinstance(event, WorkflowStartedEvent):
-        return {
-            "event": event.event,
-            "workflow_run_id": event.workflow_run_id,
-            "task_id": event.task_id,
-        }
-    if isinstance(event, NodeStartedEvent | NodeFinishedEvent):
-        data = event.data
-        payload: dict[str, Any] = {
-            "event": event.event,
-            "workflow_run_id": event.workflow_run_id,
-            "task_id": event.task_id,
-            "node_id": data.node_id,
-            "node_type": data.node_type,
-            "title": data.title,
-            "index": data.index,
-        }
-        if isinstance(event, NodeFinishedEvent):
-            payload.update(status=data.status, elapsed_time=data.elapsed_time, error=data.error)
-        return payload
-    return None
+def _graph_writer() -> Callable[[Any], None] | None:
+    """LangGraph's stream writer when the tool runs inside a graph, else ``None``.
+
+    What it writes reaches ``graph.stream(..., stream_mode="custom")``; outside a graph (or
+    without LangGraph installed) there is nothing to write to.
+    """
+    try:
+        from langgraph.config import get_stream_writer
+    except ImportError:
+        return None
+    try:
+        writer: Callable[[Any], None] = get_stream_writer()
+    except (RuntimeError, KeyError):  # not inside a LangGraph run
+        return None
+    return writer
 
 
 def _progress_text(payload: dict[str, Any]) -> str:
@@ -271,6 +259,10 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
             given = {k: v for k, v in arguments.items() if v is not None}
         return {**self.inputs, **given}
 
+    def _graph_progress(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """What a LangGraph ``stream_mode="custom"`` consumer gets for one progress event."""
+        return {"type": PROGRESS_EVENT, "tool": self.name, **payload}
+
     # ------------------------------------------------------------------ sync
 
     def _run(
@@ -280,11 +272,16 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
     ) -> tuple[str, dict[str, Any]]:
         inputs = self._run_inputs(kwargs)
         child = run_manager.get_child() if run_manager else None
+        writer = _graph_writer()
         try:
             with self._get_client().stream_workflow(inputs, user=self._resolve_user()) as stream:
                 for event in stream:
-                    payload = _progress(event)
-                    if payload is not None and run_manager is not None and child is not None:
+                    payload = progress_payload(event)
+                    if payload is None:
+                        continue
+                    if writer is not None:
+                        writer(self._graph_progress(payload))
+                    if run_manager is not None and child is not None:
                         run_manager.on_text(_progress_text(payload))
                         child.on_custom_event(PROGRESS_EVENT, payload, run_id=run_manager.run_id)
         except StreamError as exc:
@@ -301,11 +298,16 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         inputs = self._run_inputs(kwargs)
         child = run_manager.get_child() if run_manager else None
         client = self._get_async_client()
+        writer = _graph_writer()
         try:
             async with client.stream_workflow(inputs, user=self._resolve_user()) as stream:
                 async for event in stream:
-                    payload = _progress(event)
-                    if payload is not None and run_manager is not None and child is not None:
+                    payload = progress_payload(event)
+                    if payload is None:
+                        continue
+                    if writer is not None:
+                        writer(self._graph_progress(payload))
+                    if run_manager is not None and child is not None:
                         await run_manager.on_text(_progress_text(payload))
                         await child.on_custom_event(
                             PROGRESS_EVENT, payload, run_id=run_manager.run_id

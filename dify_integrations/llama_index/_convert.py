@@ -33,14 +33,12 @@ from pydantic import BaseModel
 
 from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
-from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import Chunk
 from dify_integrations.core.workflow_tool import WorkflowOutcome
 
 __all__ = [
     "ImageUpload",
     "as_dict",
-    "build_retrieval_model",
     "chunk_to_node",
     "citations_output",
     "dify_messages_to_chat_history",
@@ -393,32 +391,6 @@ def metadata_filters_to_dify(
         conditions.append(_condition(f))
     operator = "or" if filters.condition == FilterCondition.OR else "and"
     return {"logical_operator": operator, "conditions": conditions}
-
-
-def build_retrieval_model(
-    *,
-    top_k: int,
-    search_method: str,
-    score_threshold: float | None,
-    reranking_enable: bool,
-    reranking_mode: str | None,
-    reranking_model: Mapping[str, Any] | None,
-    weights: Mapping[str, Any] | None,
-    metadata_filters: MetadataFilters | Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The ``retrieval_model`` body for the retriever's settings (filters converted)."""
-    if top_k < 1:
-        raise ValueError("similarity_top_k must be at least 1")
-    return retrieval_model(
-        top_k=top_k,
-        search_method=search_method,
-        score_threshold=score_threshold,
-        reranking_enable=reranking_enable,
-        reranking_mode=reranking_mode,
-        reranking_model=reranking_model,
-        weights=weights,
-        metadata_filtering_conditions=metadata_filters_to_dify(metadata_filters),
-    )
 
 
 # --------------------------------------------------------------------------- workflow tool

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 
-from llama_index.core.base.llms.types import ChatMessage, ChatResponse
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
+from llama_index.core.callbacks import CallbackManager
 from llama_index.core.chat_engine.types import (
     AgentChatResponse,
     BaseChatEngine,
     StreamingAgentChatResponse,
 )
+from llama_index.core.llms.callbacks import llm_chat_callback
 
 from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.async_client import AsyncDifyClient
@@ -103,7 +105,9 @@ class DifyChatEngine(BaseChatEngine):
         conversation_id: str | None = None,
         client: DifyClient | None = None,
         async_client: AsyncDifyClient | None = None,
+        callback_manager: CallbackManager | None = None,
     ) -> None:
+        self.callback_manager = callback_manager or _default_callback_manager()
         self._clients = ClientPair(
             api_key=api_key,
             base_url=base_url,
@@ -172,8 +176,43 @@ class DifyChatEngine(BaseChatEngine):
             response=text,
             sources=citations_output(resources),
             source_nodes=[chunk_to_node(resource_to_chunk(r)) for r in resources],
-            metadata=result_metadata(result),
+            metadata=_engine_metadata(result),
         )
+
+    # Each turn runs as an LLM call of this engine, so callback handlers
+    # (``TokenCountingHandler``) and the instrumentation dispatcher see the same
+    # LLM start/end events, with the same usage in ``raw``, as for ``DifyLLM``.
+
+    def to_payload(self) -> dict[str, Any]:
+        """What LLM events name as the model: class, base URL and user; never the key."""
+        return {
+            "class_name": self.class_name(),
+            "base_url": self._clients.config.base_url,
+            "user": self.user,
+        }
+
+    @property
+    def rate_limiter(self) -> None:
+        """No client-side rate limiter (Dify's 429s are retried by the client)."""
+        return None
+
+    def _as_llm_call(self, run: Callable[[], Any], query: str, conversation_id: str | None) -> Any:
+        """``run()`` wrapped in LlamaIndex's LLM chat events (sync; a generator is followed)."""
+        call = llm_chat_callback()(lambda _self, _messages, **_kwargs: run())
+        messages = [ChatMessage(role=MessageRole.USER, content=query)]
+        return call(self, messages, conversation_id=conversation_id)
+
+    async def _as_async_llm_call(
+        self, run: Callable[[], Any], query: str, conversation_id: str | None
+    ) -> Any:
+        """Async :meth:`_as_llm_call`: ``await run()`` wrapped in the same events."""
+
+        async def call_run(_self: Any, _messages: Any, **_kwargs: Any) -> Any:
+            return await run()
+
+        call = llm_chat_callback()(call_run)
+        messages = [ChatMessage(role=MessageRole.USER, content=query)]
+        return await call(self, messages, conversation_id=conversation_id)
 
     @staticmethod
     def _complete_streaming(response: StreamingAgentChatResponse, result: Any, text: str) -> None:
@@ -184,7 +223,7 @@ class DifyChatEngine(BaseChatEngine):
         # response_gen sets ``response`` from ``unformatted_response`` (the joined deltas)
         # once the stream is exhausted: after a message_replace it must be the replacement.
         response.unformatted_response = text
-        response.metadata = result_metadata(result)  # type: ignore[attr-defined]
+        response.metadata = _engine_metadata(result)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ sync
 
@@ -198,8 +237,15 @@ class DifyChatEngine(BaseChatEngine):
     ) -> AgentChatResponse:
         """Send one message in the current conversation and wait for the answer."""
         query, conversation_id = self._prepare(message, chat_history)
-        result, text = fold(self._open_sync(query, conversation_id), self._on_finish)
-        return self._chat_response(result, text)
+        done: list[tuple[Any, str]] = []
+
+        def run() -> ChatResponse:
+            result, text = fold(self._open_sync(query, conversation_id), self._on_finish)
+            done.append((result, text))
+            return to_chat_response(result, text=text)
+
+        self._as_llm_call(run, query, conversation_id)
+        return self._chat_response(*done[0])
 
     def stream_chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
@@ -213,14 +259,17 @@ class DifyChatEngine(BaseChatEngine):
         query, conversation_id = self._prepare(message, chat_history)
         response = StreamingAgentChatResponse(is_writing_to_memory=False)
 
-        def gen() -> Generator[ChatResponse, None, None]:
+        def steps() -> Generator[ChatResponse, None, None]:
+            # Every step, the closing one too: it carries the usage the end event reports.
             stream = self._open_sync(query, conversation_id)
-            result: Any = None
-            text = ""
             for result, text, delta in iter_steps(stream, self._on_finish):
-                if delta:
-                    yield to_chat_response(result, text=text, delta=delta)
+                yield to_chat_response(result, text=text, delta=delta)
             self._complete_streaming(response, result, text)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            for chunk in self._as_llm_call(steps, query, conversation_id):
+                if chunk.delta:
+                    yield chunk
 
         response.chat_stream = gen()
         return response
@@ -263,8 +312,15 @@ class DifyChatEngine(BaseChatEngine):
     ) -> AgentChatResponse:
         """Async :meth:`chat`."""
         query, conversation_id = self._prepare(message, chat_history)
-        result, text = await afold(self._open_async(query, conversation_id), self._on_finish)
-        return self._chat_response(result, text)
+        done: list[tuple[Any, str]] = []
+
+        async def run() -> ChatResponse:
+            result, text = await afold(self._open_async(query, conversation_id), self._on_finish)
+            done.append((result, text))
+            return to_chat_response(result, text=text)
+
+        await self._as_async_llm_call(run, query, conversation_id)
+        return self._chat_response(*done[0])
 
     async def astream_chat(
         self, message: str, chat_history: list[ChatMessage] | None = None
@@ -273,14 +329,20 @@ class DifyChatEngine(BaseChatEngine):
         query, conversation_id = self._prepare(message, chat_history)
         response = StreamingAgentChatResponse(is_writing_to_memory=False)
 
-        async def gen() -> AsyncGenerator[ChatResponse, None]:
+        async def steps() -> AsyncGenerator[ChatResponse, None]:
             stream = self._open_async(query, conversation_id)
-            result: Any = None
-            text = ""
             async for result, text, delta in aiter_steps(stream, self._on_finish):
-                if delta:
-                    yield to_chat_response(result, text=text, delta=delta)
+                yield to_chat_response(result, text=text, delta=delta)
             self._complete_streaming(response, result, text)
+
+        async def start() -> AsyncGenerator[ChatResponse, None]:
+            return steps()
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            chunks = await self._as_async_llm_call(start, query, conversation_id)
+            async for chunk in chunks:
+                if chunk.delta:
+                    yield chunk
 
         response.achat_stream = gen()
         return response
@@ -315,6 +377,26 @@ class DifyChatEngine(BaseChatEngine):
     async def aclose(self) -> None:
         """Close every client this engine created."""
         await self._clients.aclose()
+
+
+def _default_callback_manager() -> CallbackManager:
+    """``Settings.callback_manager``, where LlamaIndex users register their handlers."""
+    from llama_index.core import Settings
+
+    return Settings.callback_manager
+
+
+def _engine_metadata(result: Any) -> dict[str, Any]:
+    """A response's ``metadata``: Dify's ids and citations, and the token counts."""
+    metadata = result_metadata(result)
+    usage = as_dict(getattr(result, "usage", None))
+    if usage:
+        metadata["usage"] = {
+            k: usage[k]
+            for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+            if k in usage
+        }
+    return metadata
 
 
 def _collect(pages: list[list[Any]], page: Any) -> str | None:

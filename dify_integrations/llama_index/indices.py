@@ -139,12 +139,16 @@ class DifyIndex(BaseManagedIndex):
 
     Args:
         dataset_id: The knowledge base.
-        api_key, base_url, timeout, max_retries: Connection (knowledge key).
+        api_key: Knowledge key (``dataset-…``); else ``DIFY_DATASET_API_KEY``.
+        base_url: API root; else ``DIFY_BASE_URL``.
+        timeout: Request timeouts.
+        max_retries: Retries of safe requests.
         similarity_top_k: Default number of segments the retriever returns.
         search_method: Dify search method (default: the dataset's ``semantic_search``).
         wait: Wait until inserted documents are indexed (default ``True``).
         indexing_timeout: Seconds to wait for indexing.
-        key_fn: Stable key of documents (by default their ``doc_id``).
+        key_fn: ``key_fn(text, metadata) -> str``: the stable key of documents not found
+            by their ``doc_id`` (default: file path or ``source`` + content hash).
         show_progress: Progress bar while ingesting (``None``: when stderr is a terminal).
     """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import pickle
 import threading
@@ -43,7 +42,6 @@ from dify_integrations.core.conversation import (
     ConversationTracker,
     plan_conversation,
 )
-from dify_integrations.core.errors import DifyError
 from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
@@ -289,27 +287,23 @@ class DifyLLM(LLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """LLM metadata; ``model_name`` is the app's name (``"dify"`` when unknown).
+        """LLM metadata; ``model_name`` is ``model_name=``, else the app's name once known.
 
-        The name comes from ``GET /info``, fetched at most once (a failure gives
-        ``"dify"``, never an exception). Inside a running event loop this property does no
-        I/O: the first async call fetches the name.
+        Reading it never makes a request (LlamaIndex reads ``metadata`` while building
+        engines and prompts). The app's name comes from the ``GET /info`` the first call
+        makes to learn the app's mode; until then, or with ``app_mode=`` given, it is
+        ``"dify"``. Pass ``model_name=`` (or ``model=``) to name it yourself.
         """
-        return self._metadata(fetch=not _in_event_loop())
+        return self._metadata()
 
     def to_payload(self) -> dict[str, Any]:
         """What callbacks and instrumentation see: class name and metadata, never the key.
 
         Never does I/O (the app name is the one already known).
         """
-        return {"class_name": self.class_name(), **self._metadata(fetch=False).model_dump()}
+        return {"class_name": self.class_name(), **self._metadata().model_dump()}
 
-    def _metadata(self, *, fetch: bool) -> LLMMetadata:
-        if self.model_name is None and self._app_name is None and fetch:
-            try:
-                self._load_info_sync()
-            except DifyError:
-                self._app_name = ""
+    def _metadata(self) -> LLMMetadata:
         return LLMMetadata(
             context_window=self.context_window,
             num_output=self.num_output,
@@ -579,13 +573,5 @@ def _picklable(value: Any) -> bool:
     try:
         pickle.dumps(value)
     except Exception:
-        return False
-    return True
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
         return False
     return True

@@ -12,6 +12,7 @@ from llama_index.core.tools.types import (
     ToolMetadata,
     ToolOutput,
 )
+from llama_index.core.workflow import Event
 from pydantic import BaseModel, SecretStr
 
 from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
@@ -21,6 +22,7 @@ from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.errors import StreamError
 from dify_integrations.core.input_schema import InputField, fields_to_model
 from dify_integrations.core.pickling import PicklesWithoutKey, importable
+from dify_integrations.core.progress import progress_payload
 from dify_integrations.core.workflow_tool import (
     WorkflowOutcome,
     describe_workflow_app,
@@ -30,7 +32,41 @@ from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import tool_arguments, workflow_tool_output
 from dify_integrations.llama_index._streaming import afold, fold
 
-__all__ = ["DifyWorkflowTool"]
+__all__ = ["DifyWorkflowProgress", "DifyWorkflowTool"]
+
+
+class DifyWorkflowProgress(Event):
+    """A step of a Dify workflow run, written to the stream of the agent workflow that runs
+    the tool (``handler.stream_events()`` of a ``FunctionAgent`` / ``AgentWorkflow``).
+
+    Attributes:
+        tool_name: The tool (the workflow app) that reports it.
+        event: ``workflow_started``, ``node_started`` or ``node_finished``.
+        title: The node's title (``None`` for ``workflow_started``).
+        status: A finished node's status (``succeeded``, ``failed``...), else ``None``.
+        data: Everything Dify reported: ids, node type, index, elapsed time, error.
+    """
+
+    tool_name: str
+    event: str
+    title: str | None = None
+    status: str | None = None
+    data: dict[str, Any]
+
+
+def _step_context() -> Any:
+    """The workflow ``Context`` of the agent step running this tool, else ``None``."""
+    try:
+        from llama_index.core.workflow import Context
+    except ImportError:  # pragma: no cover - older llama-index-core
+        return None
+    get = getattr(Context, "get_step_context", None)
+    if get is None:
+        return None
+    try:
+        return get()
+    except Exception:  # not inside a workflow step
+        return None
 
 
 class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
@@ -248,12 +284,26 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         return workflow_tool_output(workflow_outcome(result), name, inputs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
-        """Async :meth:`call` on the native async client."""
+        """Async :meth:`call` on the native async client.
+
+        Run by an agent workflow (``FunctionAgent``, ``AgentWorkflow``), the tool writes a
+        :class:`DifyWorkflowProgress` event to the workflow's stream for the run's start
+        and for each node as it starts and finishes.
+        """
         inputs = tool_arguments(self._fields, self._schema, args, kwargs)
         name = self._metadata.get_name()
         stream = self._clients.async_.stream_workflow(inputs, user=self._clients.user)
+        ctx = _step_context()
         try:
-            result, _ = await afold(stream)
+            if ctx is None:
+                result, _ = await afold(stream)
+            else:
+                async with stream:
+                    async for event in stream:
+                        payload = progress_payload(event)
+                        if payload is not None:
+                            ctx.write_event_to_stream(_progress_event(name, payload))
+                    result = stream.result
         except StreamError as exc:
             return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
         return workflow_tool_output(workflow_outcome(result), name, inputs)
@@ -265,3 +315,13 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
     async def aclose(self) -> None:
         """Close every client this tool created."""
         await self._clients.aclose()
+
+
+def _progress_event(tool_name: str, payload: dict[str, Any]) -> DifyWorkflowProgress:
+    return DifyWorkflowProgress(
+        tool_name=tool_name,
+        event=payload["event"],
+        title=payload.get("title"),
+        status=payload.get("status"),
+        data=payload,
+    )

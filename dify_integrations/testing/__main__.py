@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
+from typing import Any
 
 from ._demo import populate
-from ._server import DifyTestServer
+from ._serve import serve_populated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,18 +50,18 @@ def main(argv: list[str] | None = None) -> int:
         help="pause before each streamed piece of an answer (default: %(default)s)",
     )
     args = parser.parse_args(argv)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with DifyTestServer(
-        args.host, args.port, ping_interval=args.ping_interval, token_delay=args.token_delay
-    ) as server:
-        print(json.dumps(populate(server)), flush=True)
-        try:
-            while not done.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-    return 0
+
+    def announce(info: dict[str, Any]) -> None:
+        print(json.dumps(info), flush=True)
+
+    return serve_populated(
+        populate,
+        announce,
+        host=args.host,
+        port=args.port,
+        ping_interval=args.ping_interval,
+        token_delay=args.token_delay,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""A small default workspace: one knowledge base and one app of each mode."""
+"""A small default workspace: the demo handbook as a knowledge base, one app of each mode.
+
+The knowledge base is the package's one demo corpus, the Stowaway handbook (the same
+articles ``dify-integrations serve`` and ``dify-integrations demo`` use).
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,6 @@ from collections.abc import Generator
 from typing import Any
 
 from ._server import DifyTestServer
-
-HANDBOOK = [
-    {
-        "name": "returns-policy.md",
-        "text": (
-            "Items can be returned within 30 days of delivery if unused and in original "
-            "packaging.\n\nRefunds are issued to the original payment method within 5 "
-            "business days after the returned item arrives."
-        ),
-        "metadata": {"department": "support", "language": "en"},
-    },
-    {
-        "name": "shipping.md",
-        "text": (
-            "Standard shipping takes 3 to 5 business days. Express shipping delivers the next "
-            "business day for orders placed before 2 pm.\n\nWe ship to every country in the "
-            "European Union and to Norway, Switzerland and the United Kingdom."
-        ),
-        "metadata": {"department": "logistics", "language": "en"},
-    },
-    {
-        "name": "warranty.md",
-        "text": (
-            "Every device has a two year warranty covering manufacturing defects. The warranty "
-            "does not cover accidental damage or water damage."
-        ),
-        "metadata": {"department": "support", "language": "en"},
-    },
-]
 
 
 def summarise(inputs: dict[str, Any]) -> Generator[str, None, dict[str, str]]:
@@ -48,14 +23,19 @@ def summarise(inputs: dict[str, Any]) -> Generator[str, None, dict[str, str]]:
 
 def populate(server: DifyTestServer) -> dict[str, Any]:
     """Create the default workspace on ``server``; returns ids and keys (JSON-able)."""
+    from dify_integrations.demo._handbook import handbook_documents
+
     kb = server.create_dataset(
-        "Product Handbook", HANDBOOK, description="Policies and FAQs", tags=["support"]
+        "Stowaway Handbook",
+        handbook_documents(),
+        description="Product handbook of Stowaway, a backup and restore service.",
+        tags=["support"],
     )
     chat = server.create_chat_app(
         "Support Assistant",
         dataset_ids=[kb.id],
-        opening_statement="Hi! I can answer questions about orders and returns.",
-        description="Answers order questions",
+        opening_statement="Hi! Ask me anything about Stowaway backups and restores.",
+        description="Answers questions from the Stowaway handbook",
     )
     agent = server.create_chat_app("Support Agent", mode="agent-chat", dataset_ids=[kb.id])
     chatflow = server.create_chat_app("Support Chatflow", mode="advanced-chat", dataset_ids=[kb.id])

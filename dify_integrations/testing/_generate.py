@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _external_knowledge, _responders, _tokenize
 from ._errors import DifyHTTPError
+from ._human_input import ACTION_KEY, TIMEOUT_ERROR, Outcome, pause_for_input
 from ._tasks import Task
 from ._workspace import App, Conversation, Message, WorkflowRun, Workspace, new_id
 
@@ -64,6 +65,8 @@ class Generation:
     run: WorkflowRun | None = None
     created_at: int = field(default_factory=lambda: int(time.time()))
     started: float = field(default_factory=time.monotonic)
+    legacy_order: bool = False
+    """Chatflows: send ``workflow_finished`` before ``message_end`` (older Dify builds)."""
 
     # ------------------------------------------------------------------ envelopes
 
@@ -190,9 +193,11 @@ class Generation:
         resources: list[dict[str, Any]],
         status: str = "normal",
         error: str | None = None,
+        usage: dict[str, Any] | None = None,
     ) -> None:
         assert self.message is not None
         with self.ws.lock:
+            self.message.usage = usage
             self.message.answer = answer
             self.message.retriever_resources = resources
             self.message.status = status
@@ -225,7 +230,8 @@ class Generation:
             return
         thought_id = new_id()
         position = 1
-        if mode == "agent-chat":
+        agent = mode in ("agent-chat", "agent")
+        if agent:
             yield self._thought(thought_id, position)
             if hits:
                 tool = "dataset_retrieval"
@@ -240,7 +246,7 @@ class Generation:
                 yield self._thought(thought_id, position)
         answer = ""
         first_token_at: float | None = None
-        name = "agent_message" if mode == "agent-chat" else "message"
+        name = "agent_message" if agent else "message"
         try:
             async for piece in _pieces(
                 self._answer_source([h for _, h in hits], bool(self.app.dataset_ids))
@@ -256,13 +262,21 @@ class Generation:
             yield self.error_event(exc)
             return
         usage = self._usage(answer, context, first_token_at)
-        if mode == "agent-chat":
+        if agent:
             yield self._thought(thought_id, position, thought=answer)
             self._store_thought(thought_id, position, answer, "", "", "")
         if replacement is not None:  # output moderation runs when the message ends
             yield self._replace_event(replacement)
             answer = replacement
-        self._save(answer, resources)
+        self._save(answer, resources, usage=usage)
+        if mode == "agent":
+            # New Agent apps close with one ``message`` repeating the complete answer
+            # (the final answer, not more text), and a message_end without citations.
+            yield self._message_event("message", answer, None)
+            end = self._message_end(resources, usage)
+            end["metadata"] = {"annotation_reply": None, "usage": usage}
+            yield end
+            return
         yield self._message_end(resources, usage)
 
     def _moderate(self, answer: str) -> str | None:
@@ -482,8 +496,31 @@ class Generation:
             yield self.node_started(kr)
             yield self.node_finished(kr, {"query": self.query}, {"result": resources})
             steps, index = steps + 1, index + 1
+        if self.app.human_input is not None:
+            spec = self.app.human_input
+            outcome = Outcome()
+            waiter = self.node(index, "human-input", str(spec["title"]), "human_input")
+            async for event in pause_for_input(self, spec, waiter, steps, outcome):
+                yield event
+            steps, index = steps + 1, index + 1
+            if outcome.submission is None:
+                yield self.finish_run("failed", {}, TIMEOUT_ERROR, steps, 0)
+                self._save("", resources, "error", TIMEOUT_ERROR)
+                yield {
+                    "event": "error",
+                    **self.error_envelope(),
+                    "code": "invalid_param",
+                    "status": 400,
+                    "message": f"Run failed: {TIMEOUT_ERROR}",
+                }
+                return
+            submitted = outcome.submission
+            self.inputs = {**self.inputs, **submitted["inputs"], ACTION_KEY: submitted["action"]}
         llm = self.node(index, "llm", "LLM")
         yield self.node_started(llm)
+        if self.app.reasoning:
+            async for event in self._reasoning(llm.node_id, self.app.reasoning):
+                yield event
         answer = ""
         first_token_at: float | None = None
         stopped = False
@@ -512,8 +549,11 @@ class Generation:
             }
             return
         usage = self._usage(answer, context, first_token_at)
+        finished: dict[str, Any]
         if stopped:
-            yield self.finish_run("stopped", {}, STOPPED_MESSAGE, steps + 1, usage["total_tokens"])
+            finished = self.finish_run(
+                "stopped", {}, STOPPED_MESSAGE, steps + 1, usage["total_tokens"]
+            )
         else:
             meta = {
                 "total_tokens": usage["total_tokens"],
@@ -522,7 +562,7 @@ class Generation:
             }
             llm_out = {
                 "text": answer,
-                "reasoning_content": "",
+                "reasoning_content": self.app.reasoning or "",
                 "usage": usage,
                 "finish_reason": "stop",
             }
@@ -533,12 +573,34 @@ class Generation:
             yield self.node_started(end)
             outputs = {"answer": answer, "files": []}
             yield self.node_finished(end, None, outputs)
-            yield self.finish_run("succeeded", outputs, None, steps + 2, usage["total_tokens"])
-        if replacement is not None:  # chatflows moderate after workflow_finished
+            finished = self.finish_run("succeeded", outputs, None, steps + 2, usage["total_tokens"])
+        if self.legacy_order:  # older builds: workflow_finished, then message_end
+            yield finished
+        if replacement is not None:  # chatflows moderate when the workflow has ended
             yield self._replace_event(replacement)
             answer = replacement
-        self._save(answer, resources)
+        self._save(answer, resources, usage=usage)
         yield self._message_end(resources, usage)
+        if not self.legacy_order:  # current Dify: message_end, then workflow_finished
+            yield finished
+
+    async def _reasoning(self, node_id: str, reasoning: str) -> AsyncIterator[dict[str, Any]]:
+        """``reasoning_chunk`` events: the reasoning word by word, then an empty final one."""
+        assert self.message is not None
+        words = reasoning.split(" ")
+        pieces = [w + " " for w in words[:-1]] + [words[-1]]
+        for piece, final in [*((p, False) for p in pieces if p), ("", True)]:
+            if not final and await self.task.pause(self.token_delay):
+                return
+            yield {
+                **self.envelope("reasoning_chunk"),
+                "data": {
+                    "message_id": self.message.id,
+                    "reasoning": piece,
+                    "node_id": node_id,
+                    "is_final": final,
+                },
+            }
 
 
 @dataclass
@@ -591,7 +653,7 @@ async def fold_workflow(gen: Generation, events: AsyncIterator[dict[str, Any]]) 
     """Consume workflow events into the blocking ``/workflows/run`` body."""
     data: dict[str, Any] = {}
     async for event in events:
-        if event["event"] == "workflow_finished":
+        if event["event"] in ("workflow_finished", "workflow_paused"):
             data = event["data"]
     assert gen.run is not None
     keys = (

@@ -19,7 +19,7 @@ from ._errors import (
 )
 from ._workspace import App, Dataset, Workspace
 
-CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
+CHAT_MODES = frozenset({"chat", "agent-chat", "agent", "advanced-chat"})
 DEFAULT_USER = "DEFAULT-USER"
 WORKSPACE_KEY: web.AppKey[Workspace] = web.AppKey("workspace", Workspace)
 

@@ -23,6 +23,9 @@ class LoggedRequest:
         time: ``time.time()`` when the request arrived.
         key_kind: ``"app"``, ``"dataset"`` or ``None`` (which kind of known key was used).
         status: HTTP status of the response (``None`` until it is sent or if dropped).
+        headers: Request headers, without ``Authorization`` and cookies.
+        trace_id: The trace id Dify would join its trace to: the ``X-Trace-Id`` header,
+            else a ``trace_id`` query parameter, else a ``trace_id`` body field.
     """
 
     method: str
@@ -35,6 +38,7 @@ class LoggedRequest:
     key_kind: str | None = None
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    trace_id: str | None = None
 
 
 class RequestLog:

@@ -75,6 +75,14 @@ def _fault_response(fault: Fault) -> web.Response:
     return json_response(body, status, headers)
 
 
+def _trace_id(request: web.Request, body: Any) -> str | None:
+    """Dify's order (``core/helper/trace_id_helper.py``): header, query, then body."""
+    found = request.headers.get("X-Trace-Id") or request.query.get("trace_id")
+    if not found and isinstance(body, dict) and isinstance(body.get("trace_id"), str):
+        found = body["trace_id"]
+    return found or None
+
+
 @web.middleware
 async def dify_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Log, inject faults, run the handler and turn errors into Dify bodies."""
@@ -94,6 +102,7 @@ async def dify_middleware(request: web.Request, handler: Handler) -> web.StreamR
         time=time.time(),
         key_kind=key_kind(request),
         headers={k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
+        trace_id=_trace_id(request, body),
     )
     conf.log.append(entry)
     request[LOG_ENTRY_KEY] = entry

@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from ._current import check_agent_app, check_workflow_id, run_events
 from ._errors import CONVERSATION_NOT_EXISTS, invalid_param, json_response, not_found
 from ._generate import Generation, fold_message
 from ._http import (
@@ -48,6 +49,9 @@ async def chat_messages(request: web.Request) -> web.StreamResponse:
     streaming = payload.response_mode == "streaming"
     if app.mode == "agent-chat" and not streaming:
         raise invalid_param(AGENT_BLOCKING)
+    check_agent_app(app, streaming)
+    if payload.workflow_id is not None:
+        check_workflow_id(app, payload.workflow_id)
     if not payload.query:
         raise invalid_param("query is required")
     conversation = None
@@ -103,6 +107,7 @@ async def chat_messages(request: web.Request) -> web.StreamResponse:
         token_delay=conf.token_delay if app.token_delay is None else app.token_delay,
         conversation=conversation,
         message=message,
+        legacy_order=conf.chatflow_order == "legacy",
     )
     if app.mode == "advanced-chat":
         run = WorkflowRun(
@@ -117,7 +122,8 @@ async def chat_messages(request: web.Request) -> web.StreamResponse:
         with ws.lock:
             ws.runs[run.id] = run
         gen.run = run
-    return await respond(request, gen, gen.message_events(), streaming=streaming, fold=fold_message)
+    events = run_events(ws, gen, gen.message_events(), pauses=app.human_input is not None)
+    return await respond(request, gen, events, streaming=streaming, fold=fold_message)
 
 
 @routes.post("/v1/completion-messages")

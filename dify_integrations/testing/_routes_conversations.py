@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._current import citation, record_feedback
 from ._errors import CONVERSATION_NOT_EXISTS, DifyHTTPError, json_response, not_found
 from ._http import auth_app, json_body, require_chat, user_arg, workspace
 from ._payloads import (
@@ -48,12 +49,14 @@ def message_json(msg: Message) -> dict[str, Any]:
         "answer": msg.answer,
         "feedback": {"rating": msg.feedback} if msg.feedback else None,
         "retriever_resources": [
-            {
-                "id": f"{msg.id[:24]}{i:012d}",
-                "message_id": msg.id,
-                **r,
-                "created_at": msg.created_at,
-            }
+            citation(
+                {
+                    "id": f"{msg.id[:24]}{i:012d}",
+                    "message_id": msg.id,
+                    **r,
+                    "created_at": msg.created_at,
+                }
+            )
             for i, r in enumerate(msg.retriever_resources, 1)
         ],
         "created_at": msg.created_at,
@@ -74,6 +77,21 @@ def message_json(msg: Message) -> dict[str, Any]:
         ],
         "status": msg.status,
         "error": msg.error,
+        **_message_usage(msg),
+        "extra_contents": [],
+    }
+
+
+def _message_usage(msg: Message) -> dict[str, Any]:
+    """The token and price fields current Dify adds to a ``GET /messages`` item."""
+    usage = msg.usage or {}
+    return {
+        "message_tokens": int(usage.get("prompt_tokens") or 0),
+        "answer_tokens": int(usage.get("completion_tokens") or 0),
+        "total_tokens": int(usage.get("total_tokens") or 0),
+        "provider_response_latency": float(usage.get("latency") or 0.0),
+        "total_price": usage.get("total_price"),
+        "currency": usage.get("currency"),
     }
 
 
@@ -189,6 +207,7 @@ async def message_feedback(request: web.Request) -> web.Response:
         if msg is None or msg.app_id != app.id or msg.user != user:
             raise not_found("Message Not Exists.")
         msg.feedback = payload.rating
+        record_feedback(ws, app, msg, payload.rating, payload.content)
     return json_response({"result": "success"})
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 from aiohttp import web
 
-from ._errors import DifyHTTPError, json_response, not_found
+from ._current import check_workflow_id, run_events
+from ._errors import json_response, not_found
 from ._generate import Generation, fold_workflow
 from ._http import (
     auth_app,
@@ -34,12 +34,7 @@ async def _run(request: web.Request, workflow_id: str | None) -> web.StreamRespo
     user = user_arg(body.get("user"), required=True)
     require_workflow(app)
     if workflow_id is not None:
-        try:
-            uuid.UUID(workflow_id)
-        except ValueError:
-            raise DifyHTTPError(400, "bad_request", "Invalid workflow ID format") from None
-        if workflow_id != app.workflow_id:
-            raise not_found(f"Workflow not found with id: {workflow_id}")
+        check_workflow_id(app, workflow_id)
     payload = validate(WorkflowRunPayload, body)
     ws = workspace(request)
     conf = settings(request)
@@ -67,9 +62,9 @@ async def _run(request: web.Request, workflow_id: str | None) -> web.StreamRespo
         run=run,
     )
     streaming = payload.response_mode == "streaming"
-    return await respond(
-        request, gen, workflow_events(gen), streaming=streaming, fold=fold_workflow
-    )
+    pauses = any(n.get("node_type") == "human-input" for n in app.nodes)
+    events = run_events(ws, gen, workflow_events(gen), pauses=pauses)
+    return await respond(request, gen, events, streaming=streaming, fold=fold_workflow)
 
 
 @routes.post("/v1/workflows/run")

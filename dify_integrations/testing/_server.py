@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ from . import (
     _routes_app,
     _routes_chat,
     _routes_conversations,
+    _routes_current,
     _routes_datasets,
     _routes_documents,
     _routes_files,
@@ -22,6 +23,7 @@ from . import (
 )
 from ._faults import Fault, FaultKind
 from ._http import WORKSPACE_KEY
+from ._human_input import check_spec as check_human_input
 from ._log import LoggedRequest
 from ._middleware import dify_middleware
 from ._settings import SETTINGS_KEY, Settings, UploadLimits
@@ -66,6 +68,9 @@ class DifyTestServer:
         token_delay: Default seconds to wait before each streamed piece (per-app override).
         upload_limits: Upload size limits and extension blacklist.
         server_version: ``server_version`` reported by ``GET /v1/``.
+        chatflow_order: ``"current"`` (Dify today: ``message_end`` before
+            ``workflow_finished``) or ``"legacy"`` (older builds: the reverse), so clients
+            can be tested on both.
     """
 
     def __init__(
@@ -77,7 +82,12 @@ class DifyTestServer:
         token_delay: float = 0.0,
         upload_limits: UploadLimits | None = None,
         server_version: str = "1.9.1",
+        chatflow_order: Literal["current", "legacy"] = "current",
     ) -> None:
+        if chatflow_order not in ("current", "legacy"):
+            raise ValueError(
+                f"chatflow_order must be 'current' or 'legacy', not {chatflow_order!r}"
+            )
         self.host = host
         self._requested_port = port
         self.port: int | None = None
@@ -87,6 +97,7 @@ class DifyTestServer:
             token_delay=token_delay,
             upload_limits=upload_limits or UploadLimits(),
             server_version=server_version,
+            chatflow_order=chatflow_order,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -106,6 +117,7 @@ class DifyTestServer:
             _routes_datasets,
             _routes_files,
             _routes_documents,
+            _routes_current,
         ):
             app.add_routes(module.routes)
         return app
@@ -384,14 +396,20 @@ class DifyTestServer:
         suggested_questions_after_answer: bool = False,
         tags: Sequence[str] = (),
         moderation: Moderation | None = None,
+        reasoning: str | None = None,
+        human_input: Mapping[str, Any] | None = None,
+        agent_published: bool = True,
+        conversation_variables: Sequence[Mapping[str, Any]] = (),
     ) -> App:
-        """Create a chat-family app (``chat``, ``agent-chat`` or ``advanced-chat``).
+        """Create a chat-family app (``chat``, ``agent-chat``, ``agent`` or ``advanced-chat``).
 
         Args:
             name: App name (``/info``).
             mode: ``"chat"``, ``"agent-chat"`` (streaming only; ``agent_thought`` and
-                ``agent_message`` events) or ``"advanced-chat"`` (chatflow: workflow and node
-                events around the ``message`` deltas).
+                ``agent_message`` events), ``"agent"`` (a New Agent app of current Dify:
+                streaming only, ``agent_message`` deltas closed by one ``message`` that
+                repeats the whole answer) or ``"advanced-chat"`` (chatflow: workflow and
+                node events around the ``message`` deltas).
             dataset_ids: Knowledge bases the app retrieves from before answering.
             responder: ``responder(query, inputs, history, files) -> str | Iterable[str]``
                 (also an awaitable or async iterable); ``history`` is the list of
@@ -417,12 +435,28 @@ class DifyTestServer:
                 before ``message_end`` (chatflows: after ``workflow_finished``); the stored
                 and the blocking answer are the replacement. ``None`` leaves the answer.
                 Raising ends the stream like a failing responder.
+            reasoning: Chatflows: the LLM node's reasoning, streamed word by word as
+                ``reasoning_chunk`` events before the answer (``reasoning_format:
+                separated``).
+            human_input: Chatflows: a Human Input node before the LLM node (``title``,
+                ``form_content``, ``inputs`` ``[{"type": "paragraph",
+                "output_variable_name": ...}]``, ``actions`` ``[{"id", "title"}]``,
+                ``timeout`` seconds). The stream pauses there (``human_input_required``,
+                ``workflow_paused``); ``POST /form/human_input/{token}`` resumes the run,
+                whose events ``GET /workflow/{run_id}/events`` streams. The submitted
+                inputs (and ``__action_id``) reach the responder's ``inputs``.
+            agent_published: ``agent`` apps: ``False`` answers 400 ``agent_not_published``.
+            conversation_variables: Chatflows: variables every conversation starts with,
+                ``[{"name", "value_type" ("string", "number", "object", "array[string]"...),
+                "value", "description"}]`` (``GET/PUT /conversations/{id}/variables``).
 
         Returns:
             The ``App`` (``.api_key`` ``app-…``, ``.id``, ``.name``, ``.mode``).
         """
-        if mode not in ("chat", "agent-chat", "advanced-chat"):
-            raise ValueError(f"mode must be chat, agent-chat or advanced-chat, not {mode!r}")
+        if mode not in ("chat", "agent-chat", "agent", "advanced-chat"):
+            raise ValueError(f"mode must be chat, agent-chat, agent or advanced-chat, not {mode!r}")
+        if (reasoning or human_input or conversation_variables) and mode != "advanced-chat":
+            raise ValueError("reasoning, human_input and conversation_variables need a chatflow")
         return self._add(
             App(
                 id=new_id(),
@@ -440,6 +474,19 @@ class DifyTestServer:
                 suggested_questions_after_answer=suggested_questions_after_answer,
                 tags=list(tags),
                 moderation=moderation,
+                reasoning=reasoning,
+                human_input=check_human_input(human_input) if human_input else None,
+                agent_published=agent_published,
+                conversation_variables=[
+                    {
+                        "id": new_id(),
+                        "name": str(v["name"]),
+                        "value_type": str(v.get("value_type", "string")),
+                        "value": v.get("value", ""),
+                        "description": str(v.get("description", "")),
+                    }
+                    for v in conversation_variables
+                ],
             )
         )
 

@@ -58,6 +58,8 @@ class Settings:
     indexing_delay: float = 0.02
     #: ``(match(name) -> bool, failing state, error)`` for documents whose indexing fails.
     indexing_failures: list[tuple[Callable[[str], bool], str, str]] = field(default_factory=list)
+    chatflow_order: str = "current"
+    """``current`` (``message_end`` before ``workflow_finished``) or ``legacy``."""
 
 
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings", Settings)

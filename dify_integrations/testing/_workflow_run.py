@@ -7,6 +7,16 @@ Node specs come from ``DifyTestServer.create_workflow_app(nodes=[...])``:
   returning the outputs, or an awaitable); the outputs are merged into the values passed to
   later nodes. A node without ``run`` passes its values through, except the last one, which
   runs the app's ``handler``.
+- ``{"run": fn, "retries": 2}``: a node whose ``fn`` raises is run again, up to ``retries``
+  more times, each failed attempt streamed as ``node_retry`` (``status`` ``retry``,
+  ``retry_index``); it fails the run only when the last attempt fails.
+- ``{"title": "Refine", "node_type": "loop", "times": 3, "run": fn}``: ``fn({**values,
+  "index": i, "loop_output": previous})`` runs ``times`` rounds, framed by ``loop_started`` /
+  ``loop_next`` / ``loop_completed``; the list of results becomes ``values[spec.get("output",
+  "output")]``.
+- ``{"node_type": "human-input", "title", "form_content", "inputs", "actions",
+  "timeout"}``: the run pauses until the form is submitted (see ``_human_input``); the
+  submitted inputs and ``__action_id`` join the values.
 - ``{"title": "Each item", "node_type": "iteration", "over": "items", "run": fn}``: one inner
   node execution per element of ``values["over"]`` (``fn({**values, "item": x, "index": i})``
   gives that element's result), framed by ``iteration_started`` / ``iteration_next`` /
@@ -29,10 +39,13 @@ from typing import Any
 
 from . import _tokenize
 from ._generate import STOPPED_MESSAGE, Generation, Node
+from ._human_input import ACTION_KEY, TIMEOUT_ERROR, Outcome, check_spec, pause_for_input
 
 DEFAULT_NODE: dict[str, Any] = {"node_type": "code", "title": "Code"}
 DEFAULT_INNER: dict[str, Any] = {"node_type": "code", "title": "Code"}
-_SPEC_KEYS = frozenset({"title", "node_type", "node_id", "run", "over", "output", "inner"})
+_SPEC_KEYS = frozenset(
+    {"title", "node_type", "node_id", "run", "over", "output", "inner", "retries", "times"}
+)
 
 
 def check_nodes(nodes: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
@@ -45,6 +58,9 @@ def check_nodes(nodes: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any
     out: list[dict[str, Any]] = []
     for number, raw in enumerate(nodes or [], start=1):
         spec = dict(raw)
+        if spec.get("node_type") == "human-input":
+            out.append(check_spec(spec))
+            continue
         unknown = set(spec) - _SPEC_KEYS
         if unknown:
             raise ValueError(f"node {number}: unknown keys {sorted(unknown)}")
@@ -52,6 +68,12 @@ def check_nodes(nodes: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any
             raise ValueError(f"node {number}: 'run' must be callable")
         if spec.get("node_type") == "iteration" and not spec.get("over"):
             raise ValueError(f"node {number}: an iteration needs 'over' (the list variable)")
+        for key in ("retries", "times"):
+            value = spec.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"node {number}: {key!r} must be a non-negative integer")
+        if spec.get("node_type") == "loop" and not spec.get("times"):
+            raise ValueError(f"node {number}: a loop needs 'times' (its number of rounds)")
         out.append(spec)
     return out
 
@@ -114,14 +136,41 @@ async def _call(fn: Callable[[Any], Any], arg: Any) -> Any:
 
 
 async def _execute(
-    run: _Run, node: Node, fn: Callable[[Any], Any]
+    run: _Run, node: Node, fn: Callable[[Any], Any], retries: int = 0
 ) -> AsyncIterator[dict[str, Any]]:
-    """Run ``fn`` in ``node``: ``text_chunk`` events for generator pieces, then its outputs."""
+    """Run ``fn`` in ``node``: ``text_chunk`` events for generator pieces, then its outputs.
+
+    A failing attempt is retried ``retries`` times, each one streamed as ``node_retry``.
+    """
     gen = run.gen
     inputs = dict(run.values)
     if await gen.task.pause(gen.token_delay):
         run.status = "stopped"
         return
+    for attempt in range(retries + 1):
+        failed: BaseException | None = None
+        async for event in _attempt(run, node, fn, inputs):
+            if isinstance(event, BaseException):
+                failed = event
+            else:
+                yield event
+        if failed is None:
+            return
+        if attempt < retries:
+            retry = gen.node_finished(node, inputs, None, "retry", str(failed) or "error")
+            retry["event"] = "node_retry"
+            retry["data"]["retry_index"] = attempt + 1
+            yield retry
+            continue
+        error = run.fail(failed)
+        yield gen.node_finished(node, inputs, None, "failed", error)
+
+
+async def _attempt(
+    run: _Run, node: Node, fn: Callable[[Any], Any], inputs: dict[str, Any]
+) -> AsyncIterator[Any]:
+    """One attempt of ``fn``: its events, or the exception it raised (as the last item)."""
+    gen = run.gen
     text = ""
     try:
         result = await _call(fn, dict(inputs))
@@ -150,8 +199,7 @@ async def _execute(
                         {"text": str(piece), "from_variable_selector": [node.node_id, "text"]},
                     )
     except Exception as exc:
-        error = run.fail(exc)
-        yield gen.node_finished(node, inputs, None, "failed", error)
+        yield exc
         return
     outputs = _as_outputs(result, text)
     run.values.update(outputs)
@@ -175,7 +223,7 @@ async def _plain_node(
         run.outputs = dict(run.values)
         yield run.gen.node_finished(node, dict(run.values), dict(run.values))
         return
-    async for event in _execute(run, node, fn):
+    async for event in _execute(run, node, fn, int(spec.get("retries", 0))):
         yield event
 
 
@@ -265,6 +313,99 @@ async def _iteration(run: _Run, spec: Mapping[str, Any]) -> AsyncIterator[dict[s
         run.outputs = outputs
 
 
+async def _human_input(run: _Run, spec: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """A Human Input node: pause, wait for the form, go on with its inputs (or fail)."""
+    node = run.node(spec, "Human Input")
+    outcome = Outcome()
+    async for event in pause_for_input(run.gen, spec, node, run.steps, outcome):
+        yield event
+    if outcome.submission is None:
+        run.status = "failed"
+        run.error = TIMEOUT_ERROR
+        return
+    outputs = {**outcome.submission["inputs"], ACTION_KEY: outcome.submission["action"]}
+    run.values.update(outputs)
+    run.outputs = outputs
+
+
+async def _loop(run: _Run, spec: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """``loop_started``, per round an inner node pair and ``loop_next``, ``loop_completed``."""
+    gen = run.gen
+    container = run.node(spec, "Loop")
+    run.index -= 1  # container nodes get no node_started, hence no execution index
+    inner_spec = {**DEFAULT_INNER, "node_id": str(gen.app.created_at * 1000 + next(run.node_ids))}
+    fn: Callable[[Any], Any] | None = spec.get("run")
+    output_key = str(spec.get("output", "output"))
+    times = int(spec["times"])
+    loop_id = container.node_id
+    head = {"id": loop_id, "node_id": loop_id, "node_type": "loop", "title": container.title}
+    yield gen.workflow_event(
+        "loop_started",
+        {
+            **head,
+            "created_at": container.created_at,
+            "extras": {},
+            "metadata": {"loop_length": times},
+            "inputs": {"loop_count": times},
+            "inputs_truncated": False,
+        },
+    )
+    results: list[Any] = []
+    error: str | None = None
+    previous: Any = None
+    for i in range(times):
+        if i:
+            yield gen.workflow_event(
+                "loop_next",
+                {**head, "index": i, "created_at": int(time.time()), "pre_loop_output": {}},
+            )
+        if await gen.task.pause(gen.token_delay):
+            run.status = "stopped"
+            return
+        inner = run.node(inner_spec, "Code")
+        started = gen.node_started(inner)
+        started["data"]["loop_id"] = loop_id
+        yield started
+        round_inputs = {**run.values, "index": i, "loop_output": previous}
+        try:
+            previous = round_inputs if fn is None else await _call(fn, dict(round_inputs))
+        except Exception as exc:
+            error = run.fail(exc)
+            done = gen.node_finished(inner, round_inputs, None, "failed", error)
+            done["data"]["loop_id"] = loop_id
+            yield done
+            break
+        results.append(previous)
+        done = gen.node_finished(
+            inner, round_inputs, previous if isinstance(previous, dict) else {"output": previous}
+        )
+        done["data"]["loop_id"] = loop_id
+        yield done
+    outputs = {output_key: results}
+    yield gen.workflow_event(
+        "loop_completed",
+        {
+            **head,
+            "outputs": outputs,
+            "outputs_truncated": False,
+            "created_at": container.created_at,
+            "extras": {},
+            "inputs": {"loop_count": times},
+            "inputs_truncated": False,
+            "status": "failed" if error else "succeeded",
+            "error": error,
+            "elapsed_time": round(time.monotonic() - container.started, 6),
+            "total_tokens": 0,
+            "execution_metadata": {"total_tokens": 0},
+            "finished_at": int(time.time()),
+            "steps": len(results),
+        },
+    )
+    if error is None:
+        run.values.update(outputs)
+        run.outputs = outputs
+
+
 async def workflow_events(gen: Generation) -> AsyncIterator[dict[str, Any]]:
     """Events of a workflow app run: started, Start, the nodes, End, finished."""
     assert gen.run is not None
@@ -277,8 +418,13 @@ async def workflow_events(gen: Generation) -> AsyncIterator[dict[str, Any]]:
     yield gen.node_finished(start, sys_inputs, sys_inputs)
     specs = gen.app.nodes or [DEFAULT_NODE]
     for position, spec in enumerate(specs):
-        if spec.get("node_type") == "iteration":
+        kind = spec.get("node_type")
+        if kind == "iteration":
             events = _iteration(run, spec)
+        elif kind == "loop":
+            events = _loop(run, spec)
+        elif kind == "human-input":
+            events = _human_input(run, spec)
         else:
             last = position == len(specs) - 1
             events = _plain_node(run, spec, spec.get("run") or (gen.app.handler if last else None))

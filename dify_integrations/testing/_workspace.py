@@ -21,8 +21,8 @@ from . import _tokenize
 #: Indexing states of a document, in order.
 INDEXING_STATES = ("waiting", "parsing", "cleaning", "splitting", "indexing", "completed")
 
-ChatMode = Literal["chat", "agent-chat", "advanced-chat"]
-AppMode = Literal["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
+ChatMode = Literal["chat", "agent-chat", "agent", "advanced-chat"]
+AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion", "workflow"]
 Responder = Callable[[str, dict[str, Any], list[tuple[str, str]], list[dict[str, Any]]], Any]
 WorkflowHandler = Callable[[dict[str, Any]], Any]
 #: ``moderation(answer) -> replacement | None``: output moderation of a whole answer.
@@ -178,6 +178,14 @@ class App:
     author_name: str = "Dify Test Server"
     tool_icons: dict[str, Any] = field(default_factory=dict)
     created_at: int = field(default_factory=lambda: int(now()))
+    reasoning: str | None = None
+    """Chatflows: the LLM node's reasoning, streamed as ``reasoning_chunk`` events."""
+    human_input: dict[str, Any] | None = None
+    """Chatflows: a Human Input node before the LLM node (see ``create_chat_app``)."""
+    agent_published: bool = True
+    """New Agent apps (``agent``): ``False`` answers 400 ``agent_not_published``."""
+    conversation_variables: list[dict[str, Any]] = field(default_factory=list)
+    """Chatflows: the conversation variables every new conversation starts with."""
 
 
 # --------------------------------------------------------------------------- runtime records
@@ -203,6 +211,7 @@ class Message:
     status: str = "normal"
     error: str | None = None
     feedback: str | None = None
+    usage: dict[str, Any] | None = None
 
 
 @dataclass(eq=False)
@@ -349,6 +358,11 @@ class Workspace:
         self.files: dict[str, UploadedFile] = {}
         self.end_users: dict[tuple[str, str], str] = {}
         self.stop_calls: dict[str, int] = {}
+        # current Dify: feedback records, conversation variables, human-input forms
+        self.feedbacks: dict[str, dict[str, Any]] = {}
+        self.conversation_variables: dict[str, list[dict[str, Any]]] = {}
+        self.forms: dict[str, Any] = {}
+        self.paused_runs: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- knowledge
 

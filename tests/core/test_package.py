@@ -39,6 +39,46 @@ EXPECTED_ALL = {
     "UnsupportedMediaTypeError",
     "__version__",
 }
+RESPONSE_MODELS = {
+    "AppInfo",
+    "AppMeta",
+    "AppParameters",
+    "ChatMessageResponse",
+    "CompletionMessageResponse",
+    "Conversation",
+    "ConversationList",
+    "Dataset",
+    "DatasetList",
+    "DifyModel",
+    "HumanInputRequest",
+    "Message",
+    "MessageList",
+    "MessageMetadata",
+    "RetrieveRecord",
+    "RetrieveResponse",
+    "RetrieverResource",
+    "Segment",
+    "SegmentDocument",
+    "UploadedFile",
+    "Usage",
+    "WorkflowRunData",
+    "WorkflowRunDetail",
+    "WorkflowRunResponse",
+}
+RESPONSE_MODELS |= {
+    "AppSite",
+    "AudioText",
+    "ConversationVariable",
+    "ConversationVariableList",
+    "Feedback",
+    "FeedbackList",
+    "HumanInputForm",
+    "SuggestedQuestions",
+    "WorkflowLog",
+    "WorkflowLogList",
+    "WorkflowLogRun",
+}
+EXPECTED_ALL |= RESPONSE_MODELS
 
 
 def test_all_is_exactly_the_public_contract() -> None:
@@ -86,3 +126,48 @@ def test_imports_without_langchain_or_llama_index() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ")
+
+
+def test_the_clients_return_types_are_exported() -> None:
+    """Every model a public client method returns can be imported from the package root."""
+    import inspect
+
+    from dify_integrations.core import app_models, models
+    from dify_integrations.core.models import DifyModel
+
+    checked = 0
+    for cls in (dify_integrations.DifyClient, dify_integrations.AsyncDifyClient):
+        for name, method in inspect.getmembers(cls, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            annotation = str(method.__annotations__.get("return", ""))
+            returned = getattr(models, annotation, None) or getattr(app_models, annotation, None)
+            if isinstance(returned, type) and issubclass(returned, DifyModel):
+                checked += 1
+                assert returned.__name__ in dify_integrations.__all__, (cls.__name__, name)
+                assert getattr(dify_integrations, returned.__name__) is returned
+    assert checked > 20
+
+
+def test_every_module_all_lists_its_public_names() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    for info in pkgutil.walk_packages(dify_integrations.__path__, "dify_integrations."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]) or any(
+            framework in info.name for framework in ("langchain", "llama_index", "batch", "ray")
+        ):
+            continue
+        module = importlib.import_module(info.name)
+        exported = set(getattr(module, "__all__", ()))
+        if not exported:
+            continue
+        own = {
+            n
+            for n, o in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isclass(o) or inspect.isfunction(o))
+            and getattr(o, "__module__", None) == info.name
+        }
+        assert own <= exported, (info.name, sorted(own - exported))

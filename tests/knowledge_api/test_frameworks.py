@@ -213,7 +213,7 @@ async def test_llama_index_plain_retriever(start_service: StartService) -> None:
     service = await start_service(create_app({"kb": retriever}, api_key=KEY))
     records = await service.retrieve("q")
     assert [(r["content"], r["score"], r["title"]) for r in records] == [
-        ("n1", 2.0 / 3.0, "N"),
+        ("n1", 1.0, "N"),
         ("n2", 0.5, ""),
     ]
     assert retriever.threads[0].startswith("knowledge-api")

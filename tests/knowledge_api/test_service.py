@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from dify_integrations.knowledge_api import Record, ServiceSettings, create_app, normalize_score
+from dify_integrations.knowledge_api import (
+    Record,
+    ServiceSettings,
+    create_app,
+    normalize_score,
+    saturating,
+)
 
 from .conftest import KEY, StartService
 
@@ -78,24 +84,47 @@ async def test_top_k_reaches_the_retriever_and_null_top_k_takes_the_default(
 def test_normalize_score_rule() -> None:
     assert normalize_score(0.42, 0) == 0.42
     assert normalize_score(1.0, 3) == 1.0
+    assert normalize_score(1.0000000000000002, 0) == 1.0  # float noise of a cosine
     assert normalize_score(-0.3, 0) == 0.0
-    assert normalize_score(3.0, 0) == 0.75
+    assert normalize_score(3.0, 0) == 1.0
     assert normalize_score(float("inf"), 0) == 1.0
     assert [normalize_score(None, r) for r in range(3)] == [1.0, 0.5, 0.333333]
     assert normalize_score(float("nan"), 1) == 0.5
-    assert normalize_score(9.0, 0) > normalize_score(4.0, 0)  # order is kept
+    raw = [-2.0, -0.1, 0.0, 0.3, 0.999, 1.0, 1.5, 40.0]
+    mapped = [normalize_score(s, 0) for s in raw]
+    assert mapped == sorted(mapped)  # monotonic: never swaps two records
+
+
+def test_saturating_rule() -> None:
+    bm25 = saturating(5.0)
+    assert bm25(5.0, 0) == 0.5
+    assert bm25(15.0, 0) == 0.75
+    assert bm25(-1.0, 0) == 0.0
+    assert bm25(None, 1) == 0.5
+    assert bm25(float("inf"), 0) == 1.0
+    raw = [0.0, 0.5, 1.0, 2.0, 9.0, 100.0]
+    assert [bm25(s, 0) for s in raw] == sorted(bm25(s, 0) for s in raw)
+    with pytest.raises(ValueError, match="positive"):
+        saturating(0)
 
 
 async def test_scores_outside_0_1_are_normalised(start_service: StartService) -> None:
     def raw(query: str) -> list[tuple[str, float]]:
-        return [("bm25", 7.5), ("cosine", 0.3), ("negative", -0.4)]
+        return [("bm25 high", 7.5), ("bm25 low", 2.5), ("cosine", 0.3), ("negative", -0.4)]
 
     service = await start_service(create_app({"kb": raw}, api_key=KEY))
     records = await service.retrieve("q")
     assert [(r["content"], r["score"]) for r in records] == [
-        ("bm25", 7.5 / 8.5),
+        ("bm25 high", 1.0),
+        ("bm25 low", 1.0),  # clamped, and kept after the higher raw score
         ("cosine", 0.3),
         ("negative", 0.0),
+    ]
+    service = await start_service(create_app({"kb": raw}, api_key=KEY, normalize=saturating(2.5)))
+    records = await service.retrieve("q", score_threshold=0.2)
+    assert [(r["content"], r["score"]) for r in records] == [
+        ("bm25 high", 0.75),
+        ("bm25 low", 0.5),
     ]
 
 

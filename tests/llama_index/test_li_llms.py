@@ -130,12 +130,12 @@ def test_app_mode_given_skips_info(apps: Apps) -> None:
     before = len(apps.server.requests_to("/info"))
     assert "you said 'x'" in llm.complete("x").text
     assert len(apps.server.requests_to("/info")) == before
-    # The app's name is still fetched, lazily, the first time metadata is read.
-    assert llm.metadata.model_name == "Echo Bot"
-    assert len(apps.server.requests_to("/info")) == before + 1
+    # Reading metadata makes no request: with app_mode given, the name stays "dify".
+    assert llm.metadata.model_name == "dify"
+    assert len(apps.server.requests_to("/info")) == before
     named = DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, model_name="support-bot")
     assert named.metadata.model_name == "support-bot"
-    assert len(apps.server.requests_to("/info")) == before + 1
+    assert len(apps.server.requests_to("/info")) == before
 
 
 def test_mode_is_detected_once(apps: Apps) -> None:
@@ -262,12 +262,16 @@ async def test_async_stream_leaves_the_event_loop_free(
 
 def test_metadata(apps: Apps) -> None:
     llm = DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, context_window=8000)
+    before = len(apps.server.request_log)
     meta = llm.metadata
+    assert len(apps.server.request_log) == before  # reading metadata makes no request
     assert meta.is_chat_model is True
     assert meta.is_function_calling_model is False
     assert meta.context_window == 8000
     assert meta.num_output > 0
-    assert meta.model_name == "Echo Bot"
+    assert meta.model_name == "dify"  # not known before the first call
+    llm.complete("hello")
+    assert llm.metadata.model_name == "Echo Bot"  # learnt from the /info of the first call
     assert DifyLLM.class_name() == "DifyLLM"
     assert isinstance(llm, LLM)
     named = DifyLLM(api_key=apps.echo_key, base_url=apps.base_url, model_name="mine")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -130,7 +131,16 @@ def test_agent_chat_streaming_matches_fixture(server: DifyTestServer, handbook: 
     }
 
 
-def test_advanced_chat_streaming_matches_fixture(server: DifyTestServer) -> None:
+@pytest.fixture(scope="module")
+def legacy_server() -> Iterator[DifyTestServer]:
+    """A server in the older chatflow order (workflow_finished before message_end)."""
+    with DifyTestServer(chatflow_order="legacy") as srv:
+        yield srv
+
+
+def test_advanced_chat_streaming_matches_fixture(legacy_server: DifyTestServer) -> None:
+    # The captured fixture is of an older build: the server's legacy order matches it.
+    server = legacy_server
     app = server.create_chat_app(
         "Flow", mode="advanced-chat", responder=lambda q, i, h, f: f"Echo: {q}"
     )

@@ -109,7 +109,7 @@ def test_workflow_stop_ends_with_stopped(server: DifyTestServer) -> None:
     assert detail["status"] == "stopped"
 
 
-def test_chatflow_stop_ends_with_workflow_finished_then_message_end(server: DifyTestServer) -> None:
+def test_chatflow_stop_ends_with_message_end_then_workflow_finished(server: DifyTestServer) -> None:
     api = Api(
         server,
         server.create_chat_app(
@@ -124,8 +124,9 @@ def test_chatflow_stop_ends_with_workflow_finished_then_message_end(server: Dify
         "message",
     )
     payloads = [(n, p) for n, p in frames if n != "ping"]
-    assert [n for n, _ in payloads[-2:]] == ["workflow_finished", "message_end"]
-    assert payloads[-2][1]["data"]["status"] == "stopped"
+    # Current Dify's order (a DifyTestServer(chatflow_order="legacy") sends the reverse).
+    assert [n for n, _ in payloads[-2:]] == ["message_end", "workflow_finished"]
+    assert payloads[-1][1]["data"]["status"] == "stopped"
 
 
 def test_seed_stop_path_is_not_served(server: DifyTestServer) -> None:
