@@ -56,7 +56,7 @@ class BodyDecoder:
             return
         if name not in ("gzip", "x-gzip", "deflate"):
             raise DifyError(
-                f"the server sent a body with Content-Encoding {excerpt_header(name)!r}, "
+                f"the server sent a body with Content-Encoding {_excerpt_header(name)!r}, "
                 "which this client cannot decode (it asks for gzip or deflate only)"
             )
         self._inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
@@ -99,7 +99,7 @@ class BodyDecoder:
         return bytes(self._inflater.flush())
 
 
-def excerpt_header(value: str) -> str:
+def _excerpt_header(value: str) -> str:
     """A header value cut short for an error message."""
     return value if len(value) <= 40 else value[:40] + "..."
 
