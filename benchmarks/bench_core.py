@@ -78,6 +78,7 @@ def run_sync(ctx: Context) -> Table:
     finally:
         session.close()
         ours.close()
+    _record(ctx, samples, "sync", "requests.Session", "DifyClient", "dify-client-python Client")
     return _table(
         "1a. Core overhead, sync: one chat call, per call",
         samples,
@@ -125,6 +126,14 @@ async def _run_async(ctx: Context) -> Table:
     finally:
         await session.close()
         await ours.aclose()
+    _record(
+        ctx,
+        samples,
+        "async",
+        "aiohttp.ClientSession",
+        "AsyncDifyClient",
+        "dify-client-python AsyncClient",
+    )
     return _table(
         "1b. Core overhead, async: one chat call, per call (sequential awaits)",
         samples,
@@ -132,6 +141,14 @@ async def _run_async(ctx: Context) -> Table:
         ours_name="AsyncDifyClient.send_chat_message",
         theirs_name="dify-client-python 1.0.3 (httpx) AsyncClient.achat_messages",
     )
+
+
+def _record(ctx: Context, s: Samples, kind: str, bare: str, ours: str, theirs: str) -> None:
+    """The chart's figures: wall time per blocking call (the like-for-like comparison)."""
+    chart = f"overhead_{kind}"
+    ctx.record(chart, f"bare {bare} (floor)", s.median(BARE_BLOCKING))
+    ctx.record(chart, f"{ours} (ours)", s.median(OURS_BLOCKING))
+    ctx.record(chart, theirs, s.median(THEIRS))
 
 
 def _table(title: str, s: Samples, *, bare_name: str, ours_name: str, theirs_name: str) -> Table:

@@ -51,29 +51,29 @@ class DifyVectorStore(VectorStore):
         Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        dataset_id: The knowledge base.
-        search_method: ``semantic_search`` (default), ``full_text_search``,
+        - ``dataset_id``: The knowledge base.
+        - ``search_method``: ``semantic_search`` (default), ``full_text_search``,
             ``hybrid_search`` or ``keyword_search``.
-        wait: Wait until added documents are indexed (default ``True``).
-        indexing_timeout: Seconds to wait for indexing.
-        key_fn: ``key_fn(text, metadata) -> str``: the stable key of texts without an id
+        - ``wait``: Wait until added documents are indexed (default ``True``).
+        - ``indexing_timeout``: Seconds to wait for indexing.
+        - ``key_fn``: ``key_fn(text, metadata) -> str``: the stable key of texts without an id
             (default: ``source`` + content hash).
-        progress: Progress bar while ingesting (default: when stderr is a terminal).
+        - ``progress``: Progress bar while ingesting (default: when stderr is a terminal).
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyVectorStore
 
-            from dify_integrations.langchain import DifyVectorStore
-
-            store = DifyVectorStore.from_documents(docs, dataset_name="Handbook")
-            # or an existing knowledge base
-            store = DifyVectorStore(dataset_id="...")
+        store = DifyVectorStore.from_documents(docs, dataset_name="Handbook")
+        # or an existing knowledge base
+        store = DifyVectorStore(dataset_id="...")
+        ```
 
     Search:
-        .. code-block:: python
-
-            store.similarity_search("refund window", k=3, filter={"team": "billing"})
-            store.as_retriever(search_kwargs={"k": 3}).invoke("refund window")
+        ```python
+        store.similarity_search("refund window", k=3, filter={"team": "billing"})
+        store.as_retriever(search_kwargs={"k": 3}).invoke("refund window")
+        ```
 
     Ids:
         ``add_texts`` returns the Dify document ids, or the ids you gave (``ids=`` or
