@@ -274,3 +274,17 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar = Progress(1, enabled=False, stream=forced_off)
     bar.update("a.md")
     assert forced_off.getvalue() == ""
+
+
+def test_wait_false_returns_before_indexing_completes(server: DifyTestServer) -> None:
+    store = DifyVectorStore.from_texts([], dataset_name=_name(), **_conn(server))
+    server.indexing_delay = 5.0
+    try:
+        ids = store.add_texts(["Late text about invoices."], wait=False)
+        doc = store.client.get_document(store.dataset_id, ids[0])
+        assert doc.indexing_status != "completed"
+        assert store.similarity_search("invoices", k=1) == []  # not indexed yet
+    finally:
+        server.indexing_delay = 0.005
+    assert store.last_report is not None
+    assert store.last_report.created == 1
