@@ -288,3 +288,27 @@ def test_wait_false_returns_before_indexing_completes(server: DifyTestServer) ->
         server.indexing_delay = 0.005
     assert store.last_report is not None
     assert store.last_report.created == 1
+
+
+def test_a_chosen_key_updates_a_changed_source_in_place(server: DifyTestServer) -> None:
+    def by_source(text: str, metadata: Any) -> str:
+        return str(metadata["source"])
+
+    conn = {**_conn(server), "key_fn": by_source}
+    store = DifyVectorStore.from_documents(
+        [Document(page_content="Version one of the FAQ.", metadata={"source": "faq.md"})],
+        dataset_name=_name(),
+        **conn,
+    )
+    first = store.last_report
+    changed = [Document(page_content="Version two of the FAQ.", metadata={"source": "faq.md"})]
+    store.add_documents(changed)
+    assert store.last_report is not None
+    assert first is not None
+    assert (store.last_report.created, store.last_report.updated) == (0, 1)
+    assert store.last_report.ids == first.ids  # the same Dify document
+    assert [d.page_content for d in store.get_by_ids(first.ids)] == ["Version two of the FAQ."]
+    # without the chosen key, changed content is a new document (source + content hash)
+    plain = DifyVectorStore(store.dataset_id, **_conn(server))
+    plain.add_documents([Document(page_content="Version three.", metadata={"source": "faq.md"})])
+    assert store.client.list_documents(store.dataset_id).total == 2
