@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import ssl
 import urllib.request
 import weakref
@@ -234,8 +235,13 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
             form = aiohttp.FormData()
             for name, value in part.fields.items():
                 form.add_field(name, value)
+            # A file object, not bytes: aiohttp warns (ResourceWarning) that large raw bytes
+            # may block the event loop, and it streams a file object in chunks instead.
             form.add_field(
-                "file", part.content, filename=part.filename, content_type=part.mime_type
+                "file",
+                io.BytesIO(part.content),
+                filename=part.filename,
+                content_type=part.mime_type,
             )
             data = form
         try:
@@ -544,13 +550,28 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
         user: str | None = None,
     ) -> UploadedFile:
         """Upload a file (path, bytes or binary file object)."""
+        ops.check_upload(file, filename=filename, mime_type=mime_type)
+        if not self._system_parameters_known:
+            try:
+                await self.get_parameters()
+            except (DifyError, ValueError) as exc:
+                self._parameters_unavailable(exc)
         return await self._call(
-            ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
+            ops.upload_file(
+                file,
+                filename=filename,
+                mime_type=mime_type,
+                user=self._user(user),
+                system_parameters=self._system_parameters,
+            )
         )
 
     async def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        return await self._call(ops.get_parameters())
+        parameters: AppParameters = self._remember_parameters(
+            await self._call(ops.get_parameters())
+        )
+        return parameters
 
     async def get_info(self) -> AppInfo:
         """The app's name, description and mode."""

@@ -109,6 +109,22 @@ class BaseClient:
 
     # helpers ---------------------------------------------------------------------
 
+    # The app's ``system_parameters`` (upload size limits), from its first ``/parameters``.
+    _system_parameters: dict[str, Any] | None = None
+    _system_parameters_known: bool = False
+
+    def _remember_parameters(self, parameters: Any) -> Any:
+        """Keep the upload limits of a ``GET /parameters`` answer; return it unchanged."""
+        found = getattr(parameters, "system_parameters", None)
+        self._system_parameters = found if isinstance(found, dict) else None
+        self._system_parameters_known = True
+        return parameters
+
+    def _parameters_unavailable(self, exc: BaseException) -> None:
+        """Uploads go on without known limits (the server still enforces its own)."""
+        self._system_parameters_known = True
+        logger.debug("upload limits unknown: GET /parameters failed (%s)", type(exc).__name__)
+
     def _user(self, user: str | None) -> str | None:
         return user if user is not None else self._config.user
 

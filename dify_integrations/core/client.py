@@ -590,14 +590,33 @@ class DifyClient(AppMethods, BaseClient):
         mime_type: str | None = None,
         user: str | None = None,
     ) -> UploadedFile:
-        """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``."""
+        """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``.
+
+        A file over the app's size limit for its kind (``system_parameters`` of
+        ``GET /parameters``, fetched once per client and kept) is refused with
+        `ValueError` before it is sent; when ``/parameters`` cannot be read, the server's
+        own check (HTTP 413) still applies.
+        """
+        ops.check_upload(file, filename=filename, mime_type=mime_type)
+        if not self._system_parameters_known:
+            try:
+                self.get_parameters()
+            except (DifyError, ValueError) as exc:
+                self._parameters_unavailable(exc)
         return self._call(
-            ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
+            ops.upload_file(
+                file,
+                filename=filename,
+                mime_type=mime_type,
+                user=self._user(user),
+                system_parameters=self._system_parameters,
+            )
         )
 
     def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        return self._call(ops.get_parameters())
+        parameters: AppParameters = self._remember_parameters(self._call(ops.get_parameters()))
+        return parameters
 
     def get_info(self) -> AppInfo:
         """The app's name, description and mode."""

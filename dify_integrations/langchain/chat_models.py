@@ -80,54 +80,54 @@ class ChatDify(DifyModelBase, BaseChatModel):
         ``app-…``) and, for self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key: The app's API key; else ``DIFY_API_KEY``.
-        base_url: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
-        inputs: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
-        system_input_key: The app variable that receives system messages. Dify keeps a
+        - ``api_key``: The app's API key; else ``DIFY_API_KEY``.
+        - ``base_url``: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
+        - ``inputs``: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
+        - ``system_input_key``: The app variable that receives system messages. Dify keeps a
             conversation's inputs from its first message, so a variable cannot carry
             changing system content (retrieved context): a changed value for a continued
             conversation is dropped by Dify, with a warning. When unset (the default),
             system content is sent in front of the query of every turn where it differs
             from what the conversation already received.
-        stop: Stop sequences, honoured client side: the output is cut at the first one
+        - ``stop``: Stop sequences, honoured client side: the output is cut at the first one
             and the server task is stopped.
-        timeout, max_retries: Passed to the Dify client.
-        client, async_client: Existing clients to share connection pools.
-        model: The ``model_name`` to report; by default the app's name from ``GET /info``
+        - ``timeout``, ``max_retries``: Passed to the Dify client.
+        - ``client``, ``async_client``: Existing clients to share connection pools.
+        - ``model``: The ``model_name`` to report; by default the app's name from ``GET /info``
             (fetched once per instance), else ``"dify"``.
-        temperature, max_tokens: Accepted for compatibility and reported to tracing, but
+        - ``temperature``, ``max_tokens``: Accepted for compatibility and reported to tracing, but
             **not sent**: a Dify app's model settings are fixed in the app.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import ChatDify
 
-            from dify_integrations.langchain import ChatDify
-
-            llm = ChatDify(api_key="app-...", base_url="http://localhost/v1")
+        llm = ChatDify(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            msg = llm.invoke("How do I reset my password?")
-            msg.content
-            msg.response_metadata["conversation_id"]
+        ```python
+        msg = llm.invoke("How do I reset my password?")
+        msg.content
+        msg.response_metadata["conversation_id"]
+        ```
 
     Stream:
-        .. code-block:: python
-
-            for chunk in llm.stream("Tell me about refunds"):
-                print(chunk.content, end="", flush=True)
+        ```python
+        for chunk in llm.stream("Tell me about refunds"):
+            print(chunk.content, end="", flush=True)
+        ```
 
         The last chunk has ``chunk_position="last"`` and carries the usage and metadata.
         Leaving the loop early closes the connection and stops the server task.
 
     Async:
-        .. code-block:: python
-
-            msg = await llm.ainvoke("hi")
-            async for chunk in llm.astream("hi"):
-                ...
+        ```python
+        msg = await llm.ainvoke("hi")
+        async for chunk in llm.astream("hi"):
+            ...
+        ```
 
         Native async on ``aiohttp`` (no thread per call).
 
@@ -162,10 +162,17 @@ class ChatDify(DifyModelBase, BaseChatModel):
 
     Token usage:
         ``msg.usage_metadata`` holds ``input_tokens``, ``output_tokens`` and
-        ``total_tokens`` (on one chunk only when streaming).
+        ``total_tokens`` (on one chunk only when streaming). Callback handlers get
+        ``llm_output`` in ``on_llm_end``: ``token_usage`` (``prompt_tokens``,
+        ``completion_tokens``, ``total_tokens``), ``model_name`` and ``model_provider``.
+
+    Tracing:
+        ``ls_provider`` is ``"dify"``; ``ls_model_name`` is the app's name from the first
+        call on (read once with ``GET /info`` before it, after the input is checked), or
+        ``model=``. ``msg.id`` is Dify's message id.
 
     Response metadata:
-        ``model_name``, ``conversation_id``, ``message_id``, ``task_id``, ``usage`` (Dify's
+        ``model_name``, ``model_provider`` (``"dify"``), ``conversation_id``, ``message_id``, ``task_id``, ``usage`` (Dify's
         raw usage: prices, currency, latency), ``retriever_resources`` (citations) and
         ``finish_reason``. Agent apps' thoughts are in ``additional_kwargs["agent_thoughts"]``.
         When Dify's moderation replaced the answer mid-stream, ``invoke`` returns the

@@ -37,36 +37,36 @@ class DifyLLM(DifyModelBase, BaseLLM):
         ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key, base_url, user, timeout, max_retries, client, async_client: As for
+        - ``api_key``, ``base_url``, ``user``, ``timeout``, ``max_retries``, ``client``, ``async_client``: As for
             ``ChatDify``.
-        input_key: The app variable that receives the prompt (default ``"query"``).
-        inputs: Other app variables, sent with every call (per call: ``inputs=``).
-        stop: Stop sequences, honoured client side (output cut, server task stopped).
-        model: The ``model_name`` to report; by default the app's name, else ``"dify"``.
-        temperature, max_tokens: Accepted, not sent: fixed by the Dify app.
+        - ``input_key``: The app variable that receives the prompt (default ``"query"``).
+        - ``inputs``: Other app variables, sent with every call (per call: ``inputs=``).
+        - ``stop``: Stop sequences, honoured client side (output cut, server task stopped).
+        - ``model``: The ``model_name`` to report; by default the app's name, else ``"dify"``.
+        - ``temperature``, ``max_tokens``: Accepted, not sent: fixed by the Dify app.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyLLM
 
-            from dify_integrations.langchain import DifyLLM
-
-            llm = DifyLLM(api_key="app-...", base_url="http://localhost/v1")
+        llm = DifyLLM(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            text = llm.invoke("Write a tagline for a bakery")
+        ```python
+        text = llm.invoke("Write a tagline for a bakery")
+        ```
 
     Stream:
-        .. code-block:: python
-
-            for token in llm.stream("Write a tagline for a bakery"):
-                print(token, end="")
+        ```python
+        for token in llm.stream("Write a tagline for a bakery"):
+            print(token, end="")
+        ```
 
     Async:
-        .. code-block:: python
-
-            text = await llm.ainvoke("...")
+        ```python
+        text = await llm.ainvoke("...")
+        ```
 
     Response metadata:
         ``llm.generate([...]).generations[0][0].generation_info`` holds ``model_name``,

@@ -87,30 +87,30 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         From the app itself (name, description and argument schema come from
         ``GET /info`` and ``GET /parameters``):
 
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyWorkflowTool
 
-            from dify_integrations.langchain import DifyWorkflowTool
-
-            tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://localhost/v1")
+        tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
         Or with an explicit schema:
 
-        .. code-block:: python
+        ```python
+        class Args(BaseModel):
+            text: str
 
-            class Args(BaseModel):
-                text: str
-
-            tool = DifyWorkflowTool(
-                name="translate", description="Translate text", args_schema=Args,
-                api_key="app-...",
-            )
+        tool = DifyWorkflowTool(
+            name="translate", description="Translate text", args_schema=Args,
+            api_key="app-...",
+        )
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            tool.invoke({"text": "bonjour"})            # content only
-            tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
-                         "args": {"text": "bonjour"}})   # ToolMessage with artifact
+        ```python
+        tool.invoke({"text": "bonjour"})            # content only
+        tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+                     "args": {"text": "bonjour"}})   # ToolMessage with artifact
+        ```
 
     Async:
         ``await tool.ainvoke(...)`` runs on the native async client.

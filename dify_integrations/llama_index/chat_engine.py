@@ -58,13 +58,13 @@ class DifyChatEngine(BaseChatEngine):
         Set ``DIFY_API_KEY`` (an app key) and ``DIFY_BASE_URL`` for a self-hosted Dify.
 
     Key init args:
-        api_key: App key; else ``DIFY_API_KEY``.
-        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: End-user id (Dify scopes conversations to it); else ``DIFY_USER``, else
+        - ``api_key``: App key; else ``DIFY_API_KEY``.
+        - ``base_url``: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: End-user id (Dify scopes conversations to it); else ``DIFY_USER``, else
             ``"llama-index"``.
-        inputs: App variables for a new conversation (Dify keeps a conversation's inputs).
-        conversation_id: Continue an existing conversation.
-        client, async_client: Existing core clients to share connection pools.
+        - ``inputs``: App variables for a new conversation (Dify keeps a conversation's inputs).
+        - ``conversation_id``: Continue an existing conversation.
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python

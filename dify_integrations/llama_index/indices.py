@@ -32,6 +32,7 @@ from dify_integrations.core import operations as ops
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
+from dify_integrations.core.retrieval import check_query
 from dify_integrations.llama_index._convert import metadata_filters_to_dify
 
 __all__ = ["DifyIndex", "DifyIndexRetriever"]
@@ -87,9 +88,11 @@ class DifyIndexRetriever(BaseRetriever):
         filters: MetadataFilters | Mapping[str, Any] | None = None,
         search_method: str | None = None,
         score_threshold: float | None = None,
+        truncate_query: bool = False,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         self._index = index
+        self._truncate = truncate_query
         conditions = metadata_filters_to_dify(filters)
         self._model = ops.retrieval_model(
             top_k=similarity_top_k,
@@ -103,14 +106,18 @@ class DifyIndexRetriever(BaseRetriever):
         index = self._index
         return _nodes(
             index.client.retrieve(
-                index.dataset_id, query_bundle.query_str, retrieval_model=self._model
+                index.dataset_id,
+                check_query(query_bundle.query_str, truncate=self._truncate),
+                retrieval_model=self._model,
             )
         )
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         index = self._index
         response = await index.async_client.retrieve(
-            index.dataset_id, query_bundle.query_str, retrieval_model=self._model
+            index.dataset_id,
+            check_query(query_bundle.query_str, truncate=self._truncate),
+            retrieval_model=self._model,
         )
         return _nodes(response)
 
@@ -288,13 +295,15 @@ class DifyIndex(BaseManagedIndex):
 
     def as_retriever(self, **kwargs: Any) -> BaseRetriever:
         """A retriever over this knowledge base (``similarity_top_k``, ``filters``,
-        ``search_method``, ``score_threshold``; other arguments are ignored)."""
+        ``search_method``, ``score_threshold``, ``truncate_query``: send the first 250
+        characters of a longer query instead of refusing it; other arguments are ignored)."""
         return DifyIndexRetriever(
             self,
             similarity_top_k=kwargs.get("similarity_top_k", self.similarity_top_k),
             filters=kwargs.get("filters"),
             search_method=kwargs.get("search_method"),
             score_threshold=kwargs.get("score_threshold"),
+            truncate_query=bool(kwargs.get("truncate_query", False)),
             callback_manager=self._callback_manager,
         )
 

@@ -113,19 +113,19 @@ class DifyLLM(LLM):
         ``app-…``) and, for a self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key: App key; else ``DIFY_API_KEY``. Never serialized nor shown in ``repr``.
-        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: End-user id; else ``DIFY_USER``, else ``"llama-index"``.
-        app_mode: Skip the ``/info`` lookup by naming the mode.
-        input_key: Completion apps: the variable that receives the prompt (``"query"``).
-        inputs: App variables sent with every call.
-        system_variable: An app variable that receives the system prompt. Dify keeps a
+        - ``api_key``: App key; else ``DIFY_API_KEY``. Never serialized nor shown in ``repr``.
+        - ``base_url``: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: End-user id; else ``DIFY_USER``, else ``"llama-index"``.
+        - ``app_mode``: Skip the ``/info`` lookup by naming the mode.
+        - ``input_key``: Completion apps: the variable that receives the prompt (``"query"``).
+        - ``inputs``: App variables sent with every call.
+        - ``system_variable``: An app variable that receives the system prompt. Dify keeps a
             conversation's inputs from its first message, so a variable cannot carry a
             changing system prompt (retrieved context): a changed value for a continued
             conversation is dropped by Dify, with a warning. Without it (the default) the
             system prompt travels in front of the query whenever it changes.
-        context_window, num_output: Reported in ``metadata`` (Dify does not expose them).
-        client, async_client: Existing core clients to share connection pools.
+        - ``context_window``, ``num_output``: Reported in ``metadata`` (Dify does not expose them).
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python
