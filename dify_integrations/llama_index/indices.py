@@ -23,6 +23,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 from llama_index.core.settings import Settings
+from llama_index.core.storage.docstore.types import RefDocInfo
 from llama_index.core.storage.storage_context import StorageContext
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
@@ -292,6 +293,17 @@ class DifyIndex(BaseManagedIndex):
             await self.async_client.delete_document(self.dataset_id, document_id)
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def ref_doc_info(self) -> dict[str, RefDocInfo]:
+        """Every document of the knowledge base by its ``doc_id``: its segment ids as
+        ``node_ids`` and its metadata (one request per document, to list its segments)."""
+        out: dict[str, RefDocInfo] = {}
+        for doc in ing.list_all_documents(self.client, self.dataset_id):
+            segments = ing.all_segments(self.client, self.dataset_id, doc.id)
+            _, metadata, shown = ing.document_fields(doc, segments)
+            out[shown] = RefDocInfo(node_ids=[str(s.id) for s in segments], metadata=metadata)
+        return out
 
     def as_retriever(self, **kwargs: Any) -> BaseRetriever:
         """A retriever over this knowledge base (``similarity_top_k``, ``filters``,

@@ -135,6 +135,10 @@ def test_insert_update_and_metadata_filters(server: DifyTestServer) -> None:
     assert nodes[0].node.get_content() == "Ops runbook for restores."
     assert nodes[0].node.metadata == {"team": "ops", "year": 2025}
     assert index.client.list_documents(index.dataset_id).total == 2
+    info = index.ref_doc_info
+    assert set(info) == {"ops", "sales"}
+    assert info["ops"].metadata == {"team": "ops", "year": 2025}
+    assert len(info["ops"].node_ids) == 1
 
 
 def test_failed_document_is_named_and_others_complete(server: DifyTestServer) -> None:
