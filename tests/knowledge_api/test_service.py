@@ -474,3 +474,15 @@ async def test_service_side_filter_asks_for_more_until_top_k_match(
         == []
     )
     assert asked == [12, 48, 192]  # stops when the retriever has no more (100 < 192)
+
+
+def test_public_names() -> None:
+    import dify_integrations.knowledge_api as package
+
+    assert sorted(package.__all__) == [
+        "Condition", "ConditionError", "KnowledgeAPIServer", "MetadataCondition", "OPERATORS",
+        "Query", "Record", "ServiceSettings", "create_app", "load_retrievers",
+        "normalize_score", "saturating", "serve",
+    ]  # fmt: skip
+    for name in package.__all__:
+        assert getattr(package, name) is not None
