@@ -486,3 +486,15 @@ def test_public_names() -> None:
     ]  # fmt: skip
     for name in package.__all__:
         assert getattr(package, name) is not None
+
+
+async def test_difys_connection_check_on_save(start_service: StartService) -> None:
+    """Dify saves an External Knowledge API after ``POST {endpoint}/retrieval`` with only the
+    Authorization header; it refuses the endpoint on 404 / 502 and the key on 403."""
+    service = await start_service(create_app({"kb": _scored}, api_key=KEY))
+    url = service.endpoint + "/retrieval"
+    async with service.session.post(url, headers={"Authorization": f"Bearer {KEY}"}) as resp:
+        assert resp.status not in (403, 404, 502)
+        assert (await resp.json())["error_code"] == 4001
+    async with service.session.post(url, headers={"Authorization": "Bearer wrong"}) as resp:
+        assert resp.status == 403
