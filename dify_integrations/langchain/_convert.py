@@ -26,14 +26,13 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 
 from dify_integrations.core.conversation import Turn
-from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.trace_ids import as_trace_id
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_USER",
     "FileSpec",
-    "build_retrieval_model",
     "chunk_to_document",
     "dify_file_object",
     "dump_model",
@@ -334,32 +333,6 @@ def combine_llm_outputs(outputs: Sequence[Mapping[str, Any] | None]) -> dict[str
 # --------------------------------------------------------------------------- retrieval
 
 
-def build_retrieval_model(
-    *,
-    k: int,
-    score_threshold: float | None,
-    search_method: str | None,
-    reranking_enable: bool,
-    reranking_mode: str | None,
-    reranking_model: Mapping[str, Any] | None,
-    weights: Mapping[str, Any] | None,
-    metadata_filter: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The ``retrieval_model`` body for the retriever's settings (``k`` is Dify's ``top_k``)."""
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    return retrieval_model(
-        top_k=k,
-        search_method=search_method,
-        score_threshold=score_threshold,
-        reranking_enable=reranking_enable,
-        reranking_mode=reranking_mode,
-        reranking_model=reranking_model,
-        weights=weights,
-        metadata_filtering_conditions=metadata_filter,
-    )
-
-
 def chunk_to_document(chunk: Chunk) -> Document:
     """A retrieved :class:`~dify_integrations.core.retrieval.Chunk` as a ``Document``.
 
@@ -368,3 +341,14 @@ def chunk_to_document(chunk: Chunk) -> Document:
     ``document_id``, ``document_name``, ``segment_id``, ``segment_position``).
     """
     return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))
+
+
+def call_trace_id(run_manager: Any, kwargs: Mapping[str, Any] | None = None) -> str | None:
+    """``X-Trace-Id`` of a call: ``trace_id=`` if the caller gave one, else LangChain's run id.
+
+    Dify then joins its own trace to the LangSmith (or other tracer's) run.
+    """
+    given = (kwargs or {}).get("trace_id")
+    if given is not None:
+        return str(given)
+    return as_trace_id(getattr(run_manager, "run_id", None))

@@ -68,10 +68,11 @@ class DifyLoader(BaseLoader):
         ``segment_id``, ``position`` and ``keywords``.
 
     Example:
-        .. code-block:: python
+        ```python
+        for doc in DifyLoader(dataset_id="...").lazy_load():
+            print(doc.metadata["document_name"], len(doc.page_content))
+        ```
 
-            for doc in DifyLoader(dataset_id="...").lazy_load():
-                print(doc.metadata["document_name"], len(doc.page_content))
     """
 
     def __init__(

@@ -12,9 +12,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field, model_validator
 
+from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.langchain._base import DifyDatasetConnection
-from dify_integrations.langchain._convert import build_retrieval_model, chunk_to_document
+from dify_integrations.langchain._convert import chunk_to_document
 
 __all__ = ["DifyRetriever"]
 
@@ -33,31 +34,31 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
         used when it is not set) and, for self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        dataset_id: The knowledge base to search (or ``dataset_ids`` for several).
-        k: How many documents to return (Dify's ``top_k``); per call: ``invoke(q, k=2)``.
-        score_threshold: Drop hits scoring below this (``None``: no threshold).
-        search_method: ``semantic_search`` (default), ``full_text_search``,
+        - ``dataset_id``: The knowledge base to search (or ``dataset_ids`` for several).
+        - ``k``: How many documents to return (Dify's ``top_k``); per call: ``invoke(q, k=2)``.
+        - ``score_threshold``: Drop hits scoring below this (``None``: no threshold).
+        - ``search_method``: ``semantic_search`` (default), ``full_text_search``,
             ``hybrid_search`` or ``keyword_search``.
-        reranking_enable, reranking_mode, reranking_model, weights: Dify's reranking
+        - ``reranking_enable``, ``reranking_mode``, ``reranking_model``, ``weights``: Dify's reranking
             options, passed through.
-        metadata_filter: Dify's ``metadata_filtering_conditions``
+        - ``metadata_filter``: Dify's ``metadata_filtering_conditions``
             (``{"logical_operator": "and", "conditions": [...]}``), passed through.
-        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+        - ``truncate_query``: Dify rejects queries over 250 characters, so by default a longer
             query raises ``ValueError`` before any request; ``True`` sends its first 250
             characters instead.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyRetriever
 
-            from dify_integrations.langchain import DifyRetriever
-
-            retriever = DifyRetriever(api_key="dataset-...", dataset_id="...", k=3)
+        retriever = DifyRetriever(api_key="dataset-...", dataset_id="...", k=3)
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            docs = retriever.invoke("How do refunds work?")
-            docs[0].page_content, docs[0].metadata["score"]
+        ```python
+        docs = retriever.invoke("How do refunds work?")
+        docs[0].page_content, docs[0].metadata["score"]
+        ```
 
     Async:
         ``await retriever.ainvoke(...)``.
@@ -154,15 +155,16 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
 
     def _retrieval_model(self, kwargs: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         k = int(kwargs.get("k", self.k))
-        model = build_retrieval_model(
-            k=k,
+        model = retrieval_model(
+            top_k=k,
             score_threshold=kwargs.get("score_threshold", self.score_threshold),
             search_method=kwargs.get("search_method", self.search_method),
             reranking_enable=self.reranking_enable,
             reranking_mode=self.reranking_mode,
             reranking_model=self.reranking_model,
             weights=self.weights,
-            metadata_filter=kwargs.get("metadata_filter", self.metadata_filter),
+            metadata_filtering_conditions=kwargs.get("metadata_filter", self.metadata_filter),
+            top_k_name="k",
         )
         return k, model
 

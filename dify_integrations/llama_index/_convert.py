@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
     TextBlock,
     ThinkingBlock,
 )
+from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import ToolOutput
 from llama_index.core.vector_stores.types import (
@@ -33,14 +34,13 @@ from pydantic import BaseModel
 
 from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
-from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.trace_ids import as_trace_id
 from dify_integrations.core.workflow_tool import WorkflowOutcome
 
 __all__ = [
     "ImageUpload",
     "as_dict",
-    "build_retrieval_model",
     "chunk_to_node",
     "citations_output",
     "dify_messages_to_chat_history",
@@ -395,32 +395,6 @@ def metadata_filters_to_dify(
     return {"logical_operator": operator, "conditions": conditions}
 
 
-def build_retrieval_model(
-    *,
-    top_k: int,
-    search_method: str,
-    score_threshold: float | None,
-    reranking_enable: bool,
-    reranking_mode: str | None,
-    reranking_model: Mapping[str, Any] | None,
-    weights: Mapping[str, Any] | None,
-    metadata_filters: MetadataFilters | Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The ``retrieval_model`` body for the retriever's settings (filters converted)."""
-    if top_k < 1:
-        raise ValueError("similarity_top_k must be at least 1")
-    return retrieval_model(
-        top_k=top_k,
-        search_method=search_method,
-        score_threshold=score_threshold,
-        reranking_enable=reranking_enable,
-        reranking_mode=reranking_mode,
-        reranking_model=reranking_model,
-        weights=weights,
-        metadata_filtering_conditions=metadata_filters_to_dify(metadata_filters),
-    )
-
-
 # --------------------------------------------------------------------------- workflow tool
 
 
@@ -482,11 +456,23 @@ def workflow_tool_output(
     stream broke off) and ``is_error`` the outcome's: failed, stopped and broken-off runs
     are errors an agent can read; a paused run is not.
     """
+    raw_output: Any = None if exception is not None else outcome.outputs
+    if outcome.paused:
+        # No outputs yet: the run's record, with the forms a person must fill.
+        raw_output = outcome.artifact()
     return ToolOutput(
         tool_name=tool_name,
         content=outcome.content,
         raw_input=raw_input,
-        raw_output=None if exception is not None else outcome.outputs,
+        raw_output=raw_output,
         is_error=outcome.is_error,
         exception=exception,
     )
+
+
+def span_trace_id() -> str | None:
+    """``X-Trace-Id`` of a call: the active LlamaIndex span id (``None`` outside a span).
+
+    Dify then joins its own trace to the LlamaIndex span that made the call.
+    """
+    return as_trace_id(active_span_id.get())

@@ -15,10 +15,11 @@ from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_argume
 from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import ENV_DATASET_API_KEY, TimeoutLike
+from dify_integrations.core.operations import retrieval_model
 from dify_integrations.core.pickling import PicklesWithoutKey
 from dify_integrations.core.retrieval import aretrieve_chunks, check_query, retrieve_chunks
 from dify_integrations.llama_index._clients import ClientPair
-from dify_integrations.llama_index._convert import build_retrieval_model, chunk_to_node
+from dify_integrations.llama_index._convert import chunk_to_node, metadata_filters_to_dify
 
 __all__ = ["DifyRetriever"]
 
@@ -42,17 +43,17 @@ class DifyRetriever(PicklesWithoutKey, BaseRetriever):
 
     Key init args:
         dataset_id / dataset_ids: The knowledge base(s) to search.
-        similarity_top_k: Hits to return (per dataset, and after merging).
-        score_threshold: Minimum score; ``None`` turns the threshold off.
-        search_method: ``semantic_search``, ``full_text_search``, ``hybrid_search`` or
+        - ``similarity_top_k``: Hits to return (per dataset, and after merging).
+        - ``score_threshold``: Minimum score; ``None`` turns the threshold off.
+        - ``search_method``: ``semantic_search``, ``full_text_search``, ``hybrid_search`` or
             ``keyword_search``.
-        reranking_enable, reranking_mode, reranking_model, weights: Dify's reranking settings.
-        filters: ``MetadataFilters`` (or Dify ``metadata_filtering_conditions`` as a dict).
-        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+        - ``reranking_enable``, ``reranking_mode``, ``reranking_model``, ``weights``: Dify's reranking settings.
+        - ``filters``: ``MetadataFilters`` (or Dify ``metadata_filtering_conditions`` as a dict).
+        - ``truncate_query``: Dify rejects queries over 250 characters, so by default a longer
             query raises ``ValueError`` before any request; ``True`` sends its first 250
             characters instead (useful under ``CondensePlusContextChatEngine``, whose
             condensed question can grow long).
-        client, async_client: Existing core clients to share connection pools.
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python
@@ -144,7 +145,7 @@ class DifyRetriever(PicklesWithoutKey, BaseRetriever):
 
     def retrieval_model(self) -> dict[str, Any]:
         """The ``retrieval_model`` sent to Dify."""
-        return build_retrieval_model(
+        return retrieval_model(
             top_k=self.similarity_top_k,
             search_method=self.search_method,
             score_threshold=self.score_threshold,
@@ -152,7 +153,8 @@ class DifyRetriever(PicklesWithoutKey, BaseRetriever):
             reranking_mode=self.reranking_mode,
             reranking_model=self.reranking_model,
             weights=self.weights,
-            metadata_filters=self.filters,
+            metadata_filtering_conditions=metadata_filters_to_dify(self.filters),
+            top_k_name="similarity_top_k",
         )
 
     def _query(self, query_bundle: QueryBundle) -> str:

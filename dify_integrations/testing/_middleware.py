@@ -20,9 +20,10 @@ from ._errors import (
     json_response,
 )
 from ._faults import Fault
+from ._guard import request_done, watch_body
 from ._http import key_kind
 from ._log import LoggedRequest
-from ._settings import settings
+from ._settings import Settings, settings
 
 logger = logging.getLogger("dify_integrations.testing")
 
@@ -50,14 +51,25 @@ def route_template(request: web.Request) -> str | None:
     return resource.canonical.removeprefix("/v1") or "/"
 
 
-async def _log_body(request: web.Request) -> Any:
-    if request.content_type == "application/json" and request.can_read_body:
-        raw = await request.read()
-        try:
-            return json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
-            return raw.decode("utf-8", "replace")
-    return None
+async def _read_body(request: web.Request, limit: int) -> tuple[Any, Any]:
+    """The JSON body, and what the request log keeps of it.
+
+    Both are ``None`` unless the request carries a key this server knows (auth comes
+    before reading a body: the handler answers 401 without reading it either). The log
+    keeps at most ``limit`` bytes of text of a larger body, with a note of its size.
+    """
+    if request.content_type != "application/json" or not request.can_read_body:
+        return None, None
+    if key_kind(request) is None:
+        return None, None
+    raw = await request.read()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        body = raw.decode("utf-8", "replace")
+    if len(raw) > limit:
+        return body, raw[:limit].decode("utf-8", "replace") + f"… [{len(raw)} bytes, cut]"
+    return body, body
 
 
 def _fault_response(fault: Fault) -> web.Response:
@@ -85,10 +97,26 @@ def _trace_id(request: web.Request, body: Any) -> str | None:
 
 @web.middleware
 async def dify_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Log, inject faults, run the handler and turn errors into Dify bodies."""
+    """Log, inject faults, run the handler and turn errors into Dify bodies.
+
+    A stalled request body closes the connection (`watch_body`); the connection guard
+    learns when the response is complete (the next request's header deadline).
+    """
     conf = settings(request)
+    watchdog: asyncio.Task[None] | None = None
+    if request.can_read_body and not request.content.is_eof():
+        watchdog = asyncio.ensure_future(watch_body(request, conf.guard, conf.guard_stats))
+    try:
+        return await _handle(request, handler, conf)
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+        request_done(request)
+
+
+async def _handle(request: web.Request, handler: Handler, conf: Settings) -> web.StreamResponse:
     template = route_template(request)
-    body = await _log_body(request)
+    body, logged_body = await _read_body(request, conf.log_body_limit)
     user = body.get("user") if isinstance(body, dict) else None
     if user is None:
         user = request.query.get("user")
@@ -97,7 +125,7 @@ async def dify_middleware(request: web.Request, handler: Handler) -> web.StreamR
         path=request.path,
         route=template,
         user=None if user is None else str(user),
-        body=body,
+        body=logged_body,
         query=dict(request.query),
         time=time.time(),
         key_kind=key_kind(request),

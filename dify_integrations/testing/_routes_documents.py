@@ -10,7 +10,9 @@ matching documents end in ``error``.
 from __future__ import annotations
 
 import json
+import mimetypes
 import time
+import uuid
 from typing import Any, Literal
 
 from aiohttp import web
@@ -22,7 +24,7 @@ from ._errors import DifyHTTPError, invalid_param, json_response, not_found
 from ._http import auth_dataset, json_body, workspace
 from ._payloads import RetrievalModel, validate
 from ._routes_conversations import UUID_RE
-from ._routes_datasets import dataset_json
+from ._routes_datasets import dataset_json as _dataset_json
 from ._routes_datasets import segment_json as _segment_json
 from ._routes_files import _read_multipart
 from ._settings import settings
@@ -180,14 +182,22 @@ def document_json(
     """The spec's ``Document`` shape (``full``: the detail of ``GET …/documents/{id}``)."""
     status = doc.indexing_status
     words = sum(s.word_count for s in doc.segments)
+    extension = doc.name.rsplit(".", 1)[-1].lower() if "." in doc.name else "txt"
+    upload = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, doc.id)),
+        "name": doc.name,
+        "size": len(doc.text.encode()),
+        "extension": extension,
+        "mime_type": mimetypes.guess_type(doc.name)[0] or "text/plain",
+        "created_by": ws.account_id,
+        "created_at": doc.created_at,
+    }
     body: dict[str, Any] = {
         "id": doc.id,
         "position": doc.position,
         "data_source_type": doc.data_source_type,
-        "data_source_info": {"upload_file_id": None}
-        if doc.data_source_type == "upload_file"
-        else None,
-        "data_source_detail_dict": None,
+        "data_source_info": {"upload_file_id": upload["id"]},
+        "data_source_detail_dict": {"upload_file": upload},
         "dataset_process_rule_id": None,
         "name": doc.name,
         "created_from": doc.created_from,
@@ -209,6 +219,7 @@ def document_json(
         "need_summary": False,
     }
     if full:
+        body["data_source_info"] = {"upload_file": upload}
         body.update(
             {
                 "dataset_process_rule": {"mode": "automatic", "rules": {}},
@@ -584,10 +595,18 @@ async def indexing_status(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- segments
 
 
+def dataset_json(ws: Workspace, ds: Dataset) -> dict[str, Any]:
+    """The detail shape of create/get/update (the list's, plus ``maintainer`` and
+    ``partial_member_list``)."""
+    return {**_dataset_json(ws, ds), "maintainer": ds.created_by, "partial_member_list": []}
+
+
 def segment_json(seg: Segment, created_by: str) -> dict[str, Any]:
     """The spec's segment shape of the segment routes (no ``document``)."""
     body = _segment_json(seg, created_by)
     body.pop("document")
+    body["updated_at"] = seg.created_at
+    body["updated_by"] = created_by
     return body
 
 

@@ -22,6 +22,7 @@ from . import (
     _routes_workflow,
 )
 from ._faults import Fault, FaultKind
+from ._guard import GuardedSite, GuardLimits, default_max_connections
 from ._http import WORKSPACE_KEY
 from ._human_input import check_spec as check_human_input
 from ._log import LoggedRequest
@@ -71,6 +72,15 @@ class DifyTestServer:
         chatflow_order: ``"current"`` (Dify today: ``message_end`` before
             ``workflow_finished``) or ``"legacy"`` (older builds: the reverse), so clients
             can be tested on both.
+        max_connections: Connections open at once; one more is closed at once. By default
+            half the file-descriptor limit, between 64 and 1024.
+        header_timeout: Seconds a request's headers may take to arrive (slowloris bound).
+        body_timeout: Seconds a request body may stall before the connection is closed.
+
+    Refused and timed-out connections are counted in ``settings.guard_stats``, and a flood
+    of them is logged once (logger ``dify_integrations.testing``), not per connection.
+    The request log keeps JSON bodies of authenticated requests only, each cut to
+    ``settings.log_body_limit`` bytes (64 KiB).
     """
 
     def __init__(
@@ -83,6 +93,9 @@ class DifyTestServer:
         upload_limits: UploadLimits | None = None,
         server_version: str = "1.9.1",
         chatflow_order: Literal["current", "legacy"] = "current",
+        max_connections: int | None = None,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
     ) -> None:
         if chatflow_order not in ("current", "legacy"):
             raise ValueError(
@@ -98,6 +111,11 @@ class DifyTestServer:
             upload_limits=upload_limits or UploadLimits(),
             server_version=server_version,
             chatflow_order=chatflow_order,
+            guard=GuardLimits(
+                max_connections=max_connections or default_max_connections(),
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+            ),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -125,8 +143,14 @@ class DifyTestServer:
     async def _startup(self) -> None:
         self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self._requested_port, backlog=2048, reuse_address=True
+        site = GuardedSite(
+            self._runner,
+            self.host,
+            self._requested_port,
+            limits=self.settings.guard,
+            stats=self.settings.guard_stats,
+            backlog=2048,
+            reuse_address=True,
         )
         await site.start()
         address = self._runner.addresses[0]

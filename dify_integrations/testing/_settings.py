@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ._faults import FaultRegistry
+from ._guard import GuardLimits, GuardStats
 from ._log import RequestLog
 from ._tasks import TaskRegistry
 
@@ -54,6 +55,11 @@ class Settings:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     log: RequestLog = field(default_factory=RequestLog)
     tasks: TaskRegistry = field(default_factory=TaskRegistry)
+    #: Connection limit and request read timeouts (see ``_guard``), and what they closed.
+    guard: GuardLimits = field(default_factory=GuardLimits)
+    guard_stats: GuardStats = field(default_factory=GuardStats)
+    #: Bytes of a JSON request body the request log keeps (longer ones are cut, noted).
+    log_body_limit: int = 64 * 1024
     #: Seconds each indexing state of a document created over the API lasts.
     indexing_delay: float = 0.02
     #: ``(match(name) -> bool, failing state, error)`` for documents whose indexing fails.

@@ -20,7 +20,6 @@ from dify_integrations.core.retrieval import record_to_chunk
 from dify_integrations.core.workflow_tool import render_workflow_outputs
 from dify_integrations.langchain._convert import (
     FileSpec,
-    build_retrieval_model,
     chunk_to_document,
     dify_file_object,
     extract_files,
@@ -184,17 +183,19 @@ def test_usage_to_metadata() -> None:
     assert usage_to_metadata(None) is None
 
 
-def test_build_retrieval_model() -> None:
-    model = build_retrieval_model(
+def test_retriever_retrieval_model() -> None:
+    from dify_integrations.langchain import DifyRetriever
+
+    retriever = DifyRetriever(
+        api_key="dataset-x",
+        base_url="http://127.0.0.1:9/v1",
+        dataset_id="d",
         k=3,
         score_threshold=0.5,
-        search_method=None,
-        reranking_enable=False,
-        reranking_mode=None,
-        reranking_model=None,
-        weights=None,
         metadata_filter={"logical_operator": "and", "conditions": []},
     )
+    k, model = retriever._retrieval_model({})
+    assert k == 3
     assert model == {  # every key Dify sends, unset options null (core.operations)
         "search_method": "semantic_search",
         "reranking_enable": False,
@@ -207,16 +208,7 @@ def test_build_retrieval_model() -> None:
         "metadata_filtering_conditions": {"logical_operator": "and", "conditions": []},
     }
     with pytest.raises(ValueError, match="k must"):
-        build_retrieval_model(
-            k=0,
-            score_threshold=None,
-            search_method="full_text_search",
-            reranking_enable=False,
-            reranking_mode=None,
-            reranking_model=None,
-            weights=None,
-            metadata_filter=None,
-        )
+        retriever._retrieval_model({"k": 0})
 
 
 def _record(score: float | None, segment_id: str = "s1") -> dict[str, object]:

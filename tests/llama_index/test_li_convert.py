@@ -23,7 +23,6 @@ from dify_integrations.core.input_schema import fields_to_model, parse_user_inpu
 from dify_integrations.core.retrieval import record_to_chunk, resource_to_chunk
 from dify_integrations.core.workflow_tool import WorkflowOutcome, workflow_outcome
 from dify_integrations.llama_index._convert import (
-    build_retrieval_model,
     chunk_to_node,
     citations_output,
     dify_messages_to_chat_history,
@@ -302,47 +301,37 @@ def test_metadata_filters_without_dify_equivalent_raise() -> None:
         metadata_filters_to_dify(nested)
 
 
-def test_build_retrieval_model_matches_the_request_fixture_shape() -> None:
+def test_retrieval_model_matches_the_request_fixture_shape() -> None:
+    from dify_integrations.llama_index import DifyRetriever
+
     expected = _json("retrieve_request.json")["retrieval_model"]
-    model = build_retrieval_model(
-        top_k=3,
-        search_method="hybrid_search",
-        score_threshold=0.3,
-        reranking_enable=True,
-        reranking_mode="reranking_model",
-        reranking_model=expected["reranking_model"],
-        weights=None,
-        metadata_filters=MetadataFilters(
-            filters=[
-                MetadataFilter(key="department", value="support"),
-                MetadataFilter(key="language", value="en", operator=FilterOperator.CONTAINS),
-            ]
-        ),
+
+    def model(**kw: Any) -> dict[str, Any]:
+        retriever = DifyRetriever("d", api_key="dataset-x", base_url="http://127.0.0.1:9/v1", **kw)
+        return retriever.retrieval_model()
+
+    assert (
+        model(
+            similarity_top_k=3,
+            search_method="hybrid_search",
+            score_threshold=0.3,
+            reranking_enable=True,
+            reranking_mode="reranking_model",
+            reranking_model=expected["reranking_model"],
+            filters=MetadataFilters(
+                filters=[
+                    MetadataFilter(key="department", value="support"),
+                    MetadataFilter(key="language", value="en", operator=FilterOperator.CONTAINS),
+                ]
+            ),
+        )
+        == expected
     )
-    assert model == expected
-    plain = build_retrieval_model(
-        top_k=4,
-        search_method="semantic_search",
-        score_threshold=None,
-        reranking_enable=False,
-        reranking_mode=None,
-        reranking_model=None,
-        weights=None,
-        metadata_filters=None,
-    )
+    plain = model(similarity_top_k=4)
     assert plain["score_threshold_enabled"] is False
     assert "metadata_filtering_conditions" not in plain
-    with pytest.raises(ValueError, match="top_k"):
-        build_retrieval_model(
-            top_k=0,
-            search_method="semantic_search",
-            score_threshold=None,
-            reranking_enable=False,
-            reranking_mode=None,
-            reranking_model=None,
-            weights=None,
-            metadata_filters=None,
-        )
+    with pytest.raises(ValueError, match="similarity_top_k"):
+        model(similarity_top_k=0)
 
 
 # ----------------------------------------------------------------------------- workflow tool

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from langchain_core.tools import ToolException
 
 from dify_integrations.core.config import Timeout
 from dify_integrations.testing import DifyTestServer
@@ -166,13 +167,21 @@ class Rig:
         """Make the call, which must fail with ``expected``; return the exception.
 
         The LlamaIndex workflow tool may return the error as an ``is_error`` output
-        instead of raising (its documented behaviour); anything else returned is a
+        instead of raising, and the LangChain one raises a ``ToolException`` chained
+        from it (their documented behaviour); anything else returned is a
         partial answer passed off as complete, and fails the test.
         """
         try:
             outcome = self.run(subject, call)
         except expected as exc:
             return exc
+        except ToolException as exc:
+            # The LangChain workflow tool's documented error: a ToolException (the agent
+            # sees it) chained from the Dify error that caused it.
+            cause = exc.__cause__
+            if not isinstance(cause, expected):
+                pytest.fail(f"{subject} raised {exc!r} caused by {cause!r}, not {expected}")
+            return cause
         if outcome.error is not None:
             assert isinstance(outcome.error, expected), repr(outcome.error)
             return outcome.error
