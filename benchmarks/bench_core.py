@@ -106,6 +106,12 @@ async def _run_async(ctx: Context) -> Table:
 
     session = aiohttp.ClientSession()
     ours = AsyncDifyClient(key, base_url=base_url, user=USER)
+    # dify-client-python keeps one module-level httpx.AsyncClient, bound to the event loop
+    # that first used it: each async benchmark gives it a fresh one (default pool).
+    import httpx
+    from dify_client import _clientx
+
+    _clientx._async_httpx_client = httpx.AsyncClient()
     theirs = dify_client.AsyncClient(api_key=key, api_base=base_url)
 
     async def theirs_call() -> None:
@@ -126,6 +132,7 @@ async def _run_async(ctx: Context) -> Table:
     finally:
         await session.close()
         await ours.aclose()
+        await _clientx._async_httpx_client.aclose()
     _record(
         ctx,
         samples,

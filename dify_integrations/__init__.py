@@ -22,7 +22,7 @@ from .core.app_models import (
 )
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
-from .core.config import Timeout
+from .core.config import Limits, Timeout
 from .core.errors import (
     AgentNotPublishedError,
     APIConnectionError,
@@ -39,6 +39,7 @@ from .core.errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
@@ -112,6 +113,7 @@ __all__ = [
     "IndexingError",
     "IndexingTimeoutError",
     "InternalServerError",
+    "Limits",
     "Message",
     "MessageList",
     "MessageMetadata",
@@ -119,6 +121,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "RetrieveRecord",
     "RetrieveResponse",
     "RetrieverResource",

@@ -16,7 +16,7 @@ from .app_models import (
 )
 from .async_client import AsyncDifyClient
 from .client import DifyClient
-from .config import ClientConfig, Timeout
+from .config import ClientConfig, Limits, Timeout
 from .errors import (
     AgentNotPublishedError,
     APIConnectionError,
@@ -33,6 +33,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
@@ -109,6 +110,7 @@ __all__ = [
     "IndexingError",
     "IndexingTimeoutError",
     "InternalServerError",
+    "Limits",
     "Message",
     "MessageList",
     "MessageMetadata",
@@ -116,6 +118,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "RetrieveRecord",
     "RetrieveResponse",
     "RetrieverResource",

@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from . import operations as ops
 from .bodies import decode_json
-from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
+from .config import DEFAULT_MAX_RETRIES, ClientConfig, Limits, Timeout, TimeoutLike
 from .errors import APIStatusError, error_from_response, excerpt, redact
 from .retry import RetryPolicy
 from .scrub import scrub_exception
@@ -40,17 +40,23 @@ class BaseClient:
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         env_key: str = "DIFY_API_KEY",
+        limits: Limits | None = None,
     ) -> None:
         self._config = ClientConfig.resolve(
-            api_key, base_url, user, timeout, max_retries, env_key=env_key
+            api_key, base_url, user, timeout, max_retries, env_key=env_key, limits=limits
         )
-        self._secret = self._config.api_key.get_secret_value()
         self._retry = RetryPolicy(self._config.max_retries)
+        # No key in here: it stays in the config's SecretStr and the Authorization header
+        # is added where each request is built (`_prepare`).
         self._headers: dict[str, str] = {
-            "Authorization": f"Bearer {self._secret}",
             "User-Agent": USER_AGENT,
+            # Blocking bodies may be compressed (they are inflated with a size bound).
+            "Accept-Encoding": "gzip, deflate",
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # Streams ask for no compression (a compressing proxy buffers events); one that
+        # arrives compressed anyway is still decoded.
+        self._stream_headers = {**self._json_headers, "Accept-Encoding": "identity"}
 
     # public, read-only views -------------------------------------------------------
 
@@ -58,6 +64,16 @@ class BaseClient:
     def api_key(self) -> SecretStr:
         """The API key (masked in ``repr``/``str``)."""
         return self._config.api_key
+
+    @property
+    def limits(self) -> Limits:
+        """The size bounds on responses."""
+        return self._config.limits
+
+    @property
+    def _secret(self) -> str:
+        """The key in clear text, read from its `SecretStr` where it is needed."""
+        return self._config.api_key.get_secret_value()
 
     @property
     def base_url(self) -> str:
@@ -130,13 +146,17 @@ class BaseClient:
 
     def _prepare(self, op: ops.Operation[Any]) -> tuple[str, dict[str, str], bytes | None]:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
-        ops.check_key_kind(op, self._secret)
+        secret = self._config.api_key.get_secret_value()
+        ops.check_key_kind(op, secret)
         url = self._config.base_url + op.path
         body = ops.encode_json(op.json) if op.json is not None else None
-        headers = self._json_headers if body is not None else self._headers
+        if body is None:
+            base = self._headers
+        else:
+            base = self._stream_headers if op.stream else self._json_headers
         if op.headers:
-            headers = {**headers, **op.headers}
-        return url, headers, body
+            base = {**base, **op.headers}
+        return url, {**base, "Authorization": "Bearer " + secret}, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):

@@ -18,6 +18,7 @@ from dify_integrations.core import operations as ops
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
+from dify_integrations.core.retrieval import check_query
 
 __all__ = ["DifyVectorStore"]
 
@@ -321,13 +322,15 @@ class DifyVectorStore(VectorStore):
         """Search Dify: segments with their score (0-1, higher is closer).
 
         Args:
-            query: The search text (at most 250 characters for current Dify).
+            query: The search text (at most 250 characters: Dify refuses longer ones, so
+                they raise ``ValueError`` before any request).
             k: How many segments.
             filter: ``{name: value}`` (all equal; a list means "in") or Dify's
                 ``{"logical_operator", "conditions": [...]}``.
             **kwargs: ``score_threshold``, ``search_method``.
         """
         model = self._retrieval_model(k, filter, kwargs)
+        query = check_query(query)
         return self._results(self.client.retrieve(self.dataset_id, query, retrieval_model=model))
 
     async def asimilarity_search_with_score(
