@@ -187,3 +187,23 @@ async def test_chatflow_in_both_orders_and_new_agent(
     agent = server.create_chat_app("Agent", mode="agent", responder=lambda q, i, h, f: ["4", "2"])
     model = ChatDify(api_key=agent.api_key, base_url=server.base_url, user="ord")
     assert (await _invoke(model, "q", mode)).content == "42"
+
+
+async def test_chat_dify_pins_a_chatflow_version(hi: Any, mode: str) -> None:
+    server = hi["server"]
+    flow = server.create_chat_app(
+        "Pinned flow", mode="advanced-chat", responder=lambda q, i, h, f: "v1"
+    )
+    model = ChatDify(
+        api_key=flow.api_key, base_url=server.base_url, user="pin", workflow_id=flow.workflow_id
+    )
+    assert (await _invoke(model, "q", mode)).content == "v1"
+    sent = [r for r in server.request_log if r.route == "/chat-messages"][-1]
+    assert sent.body["workflow_id"] == flow.workflow_id
+    wrong = ChatDify(
+        api_key=flow.api_key, base_url=server.base_url, user="pin", workflow_id=str(uuid.uuid4())
+    )
+    with pytest.raises(NotFoundError):
+        await _invoke(wrong, "q", mode)
+    with pytest.raises(ValueError, match="workflow_id"):
+        ChatDify(api_key=flow.api_key, base_url=server.base_url, workflow_id="v2").invoke("q")
