@@ -17,7 +17,7 @@ from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import PrivateAttr
 
 from dify_integrations.core import operations as ops
@@ -39,6 +39,7 @@ from dify_integrations.langchain._convert import (
     usage_to_metadata,
 )
 from dify_integrations.langchain._fold import AnswerFolder
+from dify_integrations.langchain._structured import structured_runnable
 
 __all__ = ["ChatDify"]
 
@@ -194,6 +195,9 @@ class ChatDify(DifyModelBase, BaseChatModel):
     auto_generate_name: bool | None = None
     """Whether Dify names new conversations automatically (Dify's default: yes)."""
 
+    workflow_id: str | None = None
+    """Chatflows: answer with this published workflow version (a UUID), not the latest."""
+
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
     _paused: dict[str, tuple[ConversationPlan, str]] = PrivateAttr(default_factory=dict)
@@ -209,6 +213,38 @@ class ChatDify(DifyModelBase, BaseChatModel):
             NotImplementedError: Always, saying what to use instead.
         """
         raise NotImplementedError(TOOLS_NOT_SUPPORTED)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["json_schema", "json_mode", "function_calling"] = "json_schema",
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """The app's answer as a validated object: a pydantic model, a TypedDict or a dict.
+
+        A Dify app owns its model, so this works by instructing the app: the last human
+        message gets an instruction to reply with one JSON object (``json_schema``: matching
+        the schema, which is sent along; ``json_mode``: any JSON object, checked against
+        ``schema`` when one is given). The answer is then parsed and validated.
+
+        Args:
+            schema: A pydantic model class, a TypedDict or a JSON schema dict.
+            method: ``"json_schema"`` (default) or ``"json_mode"``. ``"function_calling"``
+                raises ``NotImplementedError``: Dify apps do not expose tool calling.
+            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising when the answer does not validate.
+
+        Raises:
+            OutputParserException: (also a ``ValueError``) when the answer is not JSON or
+                does not match the schema; the message names the schema.
+        """
+        if kwargs:
+            raise TypeError(f"with_structured_output got unexpected arguments: {sorted(kwargs)}")
+        return structured_runnable(
+            self, self._convert_input, schema, method=method, include_raw=include_raw
+        )
 
     def _should_stream(
         self,
@@ -414,6 +450,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
             "conversation_id": call.conversation_id,
             "files": files or None,
             "auto_generate_name": self.auto_generate_name,
+            "workflow_id": self.workflow_id,
         }
 
     # ------------------------------------------------------------------ sync

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
@@ -88,6 +89,7 @@ class DifyVectorStore(VectorStore):
         `ingest` to get the report without an exception.
     """
 
+    @checked_arguments(LANGCHAIN_ALIASES)
     def __init__(
         self,
         dataset_id: str,

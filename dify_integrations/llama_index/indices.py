@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
@@ -162,6 +163,7 @@ class DifyIndex(BaseManagedIndex):
 
     index_struct_cls = IndexDict
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         dataset_id: str,

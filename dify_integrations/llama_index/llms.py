@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -23,6 +23,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
+from llama_index.core.prompts import PromptTemplate
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -44,6 +45,7 @@ from dify_integrations.core.conversation import (
 )
 from dify_integrations.core.human_input import pick_form
 from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
+from dify_integrations.core.structured import instruction, validate_answer
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
@@ -57,6 +59,8 @@ from dify_integrations.llama_index._convert import (
 from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, iter_steps
 
 __all__ = ["DifyLLM"]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion"]
 _CHAT_MODES = ("chat", "agent-chat", "agent", "advanced-chat")
@@ -284,6 +288,47 @@ class DifyLLM(LLM):
     def class_name(cls) -> str:
         """Stable serialization id."""
         return "DifyLLM"
+
+    # ------------------------------------------------------------------ structured output
+
+    def structured_predict(
+        self,
+        output_cls: type[_Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> _Model:
+        """The app's answer as an ``output_cls`` instance (also what ``as_structured_llm`` uses).
+
+        A Dify app owns its model, so this instructs the app: the formatted prompt gets an
+        instruction to reply with one JSON object matching ``output_cls``'s JSON schema, and
+        the answer is parsed and validated.
+
+        Raises:
+            StructuredOutputError: (a ``ValueError``) when the answer is not JSON or does not
+                match ``output_cls``; the message names it.
+        """
+        text = self._structured_prompt(output_cls, prompt, prompt_args)
+        answer = self.complete(text, formatted=True, **(llm_kwargs or {})).text
+        return validate_answer(output_cls, answer)
+
+    async def astructured_predict(
+        self,
+        output_cls: type[_Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> _Model:
+        """Async :meth:`structured_predict`."""
+        text = self._structured_prompt(output_cls, prompt, prompt_args)
+        answer = (await self.acomplete(text, formatted=True, **(llm_kwargs or {}))).text
+        return validate_answer(output_cls, answer)
+
+    def _structured_prompt(
+        self, output_cls: type[BaseModel], prompt: PromptTemplate, prompt_args: dict[str, Any]
+    ) -> str:
+        text: str = prompt.format(llm=self, **prompt_args)
+        return text + instruction(output_cls.model_json_schema())
 
     # ------------------------------------------------------------------ metadata
 
