@@ -29,7 +29,7 @@ from .app_methods import AsyncAppMethods
 from .base_client import BaseClient, logger
 from .bodies import blocking_body_as_stream, is_json_response
 from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
-from .decode import BodyBuffer, BodyDecoder
+from .decode import BodyBuffer, BodyDecoder, body_too_large
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -412,9 +412,15 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
 
     async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body, decoded, bounded by ``Limits.max_body_bytes``."""
-        buffer = BodyBuffer(
-            response.headers.get("Content-Encoding"), self._config.limits.max_body_bytes
-        )
+        limit = self._config.limits.max_body_bytes
+        encoding = response.headers.get("Content-Encoding")
+        length = response.content_length
+        if encoding is None and length is not None:
+            # The common case: a plain body of a declared length, read in one go.
+            if length > limit:
+                raise body_too_large(limit)
+            return await response.read()
+        buffer = BodyBuffer(encoding, limit)
         async for chunk in response.content.iter_any():
             buffer.add(chunk)
         return buffer.finish()
