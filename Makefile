@@ -10,7 +10,7 @@ export LANGSMITH_TRACING_V2 := false
 export LANGCHAIN_TRACING_V2 := false
 export LANGSMITH_TRACING := false
 
-.PHONY: install test lint typecheck pytest docs demo bench serve clean
+.PHONY: install test lint typecheck pytest docs demo bench serve clean screenshots
 
 install: $(STAMP)
 
@@ -43,7 +43,12 @@ serve: $(STAMP)
 	$(VENV)/bin/dify-integrations serve
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --charts docs/assets/bench
+
+# Not part of `make test`: builds the site and screenshots every page with headless
+# Chromium (Debian: apt-get install -y chromium) into .screenshots/ for review.
+screenshots: $(STAMP)
+	$(PY) dev/screenshots.py
 
 clean:
-	rm -rf .site .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .site .screenshots .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""Run the benchmarks: `python -m benchmarks [NAME ...] [--quick] [--full-soak] [--out FILE]`.
+"""Run the benchmarks: `python -m benchmarks [NAME ...] [--quick] [--full-soak] [--out FILE] [--charts DIR]`.
 
 With no NAME every benchmark runs, in order. NAMEs: core, adapters, concurrency, streaming,
 connections, memory, soak.
@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         "--full-soak", action="store_true", help="soak at full size (10,000 + 2,000 calls)"
     )
     parser.add_argument("--out", help="also write the tables as Markdown to this file")
+    parser.add_argument(
+        "--charts",
+        metavar="DIR",
+        help="also write SVG charts of the headline figures (and figures.json) into DIR",
+    )
     args = parser.parse_args(argv)
     names = args.names or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
@@ -55,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             print(f"({name}: {time.perf_counter() - t0:.1f} s)", flush=True)
     total = time.perf_counter() - start
+    if args.charts:
+        from benchmarks._charts import write_charts
+
+        note = " — quick run: sizes too small to mean anything" if args.quick else ""
+        for path in write_charts(ctx.figures, args.charts, note=note):
+            print(f"wrote {path}", flush=True)
     print(f"\nTotal: {total:.1f} s on {platform.node() or 'this machine'}", flush=True)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:

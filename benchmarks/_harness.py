@@ -134,10 +134,15 @@ class Context:
     server: BenchServer
     quick: bool = False
     full_soak: bool = False
+    figures: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def pick(self, full: int, quick: int) -> int:
         """`quick` in quick mode, else `full`."""
         return quick if self.quick else full
+
+    def record(self, chart: str, label: str, value: float) -> None:
+        """Keep one measured figure for the charts (`benchmarks._charts`)."""
+        self.figures.setdefault(chart, {})[label] = value
 
 
 # --------------------------------------------------------------------------------------------

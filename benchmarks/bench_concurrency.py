@@ -2,7 +2,8 @@
 
 Wall time of `asyncio.gather` over 200 LangChain `ChatDify.ainvoke` and 200 LlamaIndex
 `DifyLLM.achat`, against 200 bare streaming requests on one `aiohttp.ClientSession` (no
-connection limit) in the same run, and against the thread-pool fallback a framework uses
+connection limit) in the same run, against 200 calls of the fastest existing Dify client
+(`dify-client-python`'s `AsyncClient`, httpx at its default pool), and against the thread-pool fallback a framework uses
 without native async: the sync `invoke` / `chat` in `asyncio.to_thread` (the loop's default
 executor). All variants run in one event loop, after a warm-up burst, interleaved.
 """
@@ -24,6 +25,7 @@ WALL_TARGET = 0.5
 RATIO_TARGET = 1.3
 FAKE_LC = "GenericFakeChatModel.ainvoke"
 FAKE_LI = "MockLLM.achat"
+THEIRS = "dify-client-python"
 
 
 async def _burst(n: int, make: Callable[[], Awaitable[object]]) -> float:
@@ -36,6 +38,7 @@ async def _burst(n: int, make: Callable[[], Awaitable[object]]) -> float:
 
 async def _run(ctx: Context) -> Table:
     import aiohttp
+    import dify_client  # type: ignore[import-untyped]
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
     from llama_index.core.base.llms.types import ChatMessage
@@ -58,10 +61,25 @@ async def _run(ctx: Context) -> Table:
 
     fake_chat = GenericFakeChatModel(messages=itertools.repeat(AIMessage("pong")))
     mock = MockLLM()
+    # dify-client-python keeps one module-level httpx.AsyncClient, bound to the first event
+    # loop that used it (the core benchmark's): give it a fresh one, at its default pool.
+    import httpx
+    from dify_client import _clientx
+
+    _clientx._async_httpx_client = httpx.AsyncClient()
+    theirs = dify_client.AsyncClient(api_key=key, api_base=server.base_url)
+
+    async def theirs_call() -> None:
+        req = dify_client.models.ChatRequest(
+            query=QUERY, inputs={}, response_mode="blocking", user=USER
+        )
+        assert (await theirs.achat_messages(req)).answer
+
     variants: dict[str, Callable[[], Awaitable[object]]] = {
         "bare aiohttp": lambda: _bare.astream_answer(session, url, key, body),
         "ChatDify.ainvoke": lambda: chat.ainvoke(QUERY),
         "DifyLLM.achat": lambda: llm.achat(messages),
+        THEIRS: theirs_call,
         FAKE_LC: lambda: fake_chat.ainvoke(QUERY),
         FAKE_LI: lambda: mock.achat(messages),
     }
@@ -83,6 +101,7 @@ async def _run(ctx: Context) -> Table:
             )
     finally:
         await session.close()
+        await _clientx._async_httpx_client.aclose()
         if chat.async_client is None:
             await _aclose_owned(chat)
         await _aclose_owned(llm)
@@ -106,6 +125,20 @@ async def _run(ctx: Context) -> Table:
             f"< {ms(WALL_TARGET, 0)} and <= {RATIO_TARGET:.1f}x",
             verdict(wall < WALL_TARGET and rel <= RATIO_TARGET),
         )
+    theirs_wall = median(samples[THEIRS])
+    table.add(
+        f"{THEIRS} AsyncClient.achat_messages x{n} (asyncio.gather)",
+        ms(theirs_wall, 0),
+        ratio(
+            median([a / b for a, b in zip(samples[THEIRS], samples["bare aiohttp"], strict=True)])
+        ),
+        "reference",
+        "",
+    )
+    ctx.record("concurrency", "bare aiohttp.ClientSession (floor)", base)
+    ctx.record("concurrency", "ChatDify.ainvoke (ours)", median(samples["ChatDify.ainvoke"]))
+    ctx.record("concurrency", "DifyLLM.achat (ours)", median(samples["DifyLLM.achat"]))
+    ctx.record("concurrency", f"{THEIRS} AsyncClient", theirs_wall)
     for name in (FAKE_LC, FAKE_LI):
         table.add(
             f"framework alone: {name} x{n}, no I/O (what the framework's own async path costs)",

@@ -78,6 +78,7 @@ def run_sync(ctx: Context) -> Table:
     finally:
         session.close()
         ours.close()
+    _record(ctx, samples, "sync", "requests.Session", "DifyClient", "dify-client-python Client")
     return _table(
         "1a. Core overhead, sync: one chat call, per call",
         samples,
@@ -105,6 +106,12 @@ async def _run_async(ctx: Context) -> Table:
 
     session = aiohttp.ClientSession()
     ours = AsyncDifyClient(key, base_url=base_url, user=USER)
+    # dify-client-python keeps one module-level httpx.AsyncClient, bound to the event loop
+    # that first used it: each async benchmark gives it a fresh one (default pool).
+    import httpx
+    from dify_client import _clientx
+
+    _clientx._async_httpx_client = httpx.AsyncClient()
     theirs = dify_client.AsyncClient(api_key=key, api_base=base_url)
 
     async def theirs_call() -> None:
@@ -125,6 +132,15 @@ async def _run_async(ctx: Context) -> Table:
     finally:
         await session.close()
         await ours.aclose()
+        await _clientx._async_httpx_client.aclose()
+    _record(
+        ctx,
+        samples,
+        "async",
+        "aiohttp.ClientSession",
+        "AsyncDifyClient",
+        "dify-client-python AsyncClient",
+    )
     return _table(
         "1b. Core overhead, async: one chat call, per call (sequential awaits)",
         samples,
@@ -132,6 +148,14 @@ async def _run_async(ctx: Context) -> Table:
         ours_name="AsyncDifyClient.send_chat_message",
         theirs_name="dify-client-python 1.0.3 (httpx) AsyncClient.achat_messages",
     )
+
+
+def _record(ctx: Context, s: Samples, kind: str, bare: str, ours: str, theirs: str) -> None:
+    """The chart's figures: wall time per blocking call (the like-for-like comparison)."""
+    chart = f"overhead_{kind}"
+    ctx.record(chart, f"bare {bare} (floor)", s.median(BARE_BLOCKING))
+    ctx.record(chart, f"{ours} (ours)", s.median(OURS_BLOCKING))
+    ctx.record(chart, theirs, s.median(THEIRS))
 
 
 def _table(title: str, s: Samples, *, bare_name: str, ours_name: str, theirs_name: str) -> Table:

@@ -27,6 +27,7 @@ USER = "bench-user"
 LATENCY_TARGET = 0.002
 FRAMEWORK_LC = "framework alone: LangChain BaseChatModel.stream, no-I/O model"
 FRAMEWORK_LI = "framework alone: LlamaIndex MockLLM.stream_chat, no I/O"
+THEIRS_STREAM = "dify-client-python 1.0.3 Client.chat_messages (streaming)"
 
 
 def _stamps(text: str, received_ns: int, out: list[float]) -> None:
@@ -51,6 +52,7 @@ def _latency_sync(consume: Callable[[Callable[[str], None]], None]) -> list[floa
 
 
 def _latency_table(ctx: Context) -> Table:
+    import dify_client  # type: ignore[import-untyped]
     import requests
     from llama_index.core.base.llms.types import ChatMessage
 
@@ -91,11 +93,22 @@ def _latency_table(ctx: Context) -> Table:
             if response.delta:
                 on_piece(response.delta)
 
+    theirs = dify_client.Client(api_key=key, api_base=server.base_url)
+
+    def theirs_stream(on_piece: Callable[[str], None]) -> None:
+        req = dify_client.models.ChatRequest(
+            query=query, inputs={}, response_mode="streaming", user=USER
+        )
+        for event in theirs.chat_messages(req):
+            if isinstance(event, dify_client.models.stream.MessageStreamResponse) and event.answer:
+                on_piece(event.answer)
+
     sync_variants: dict[str, Callable[[Callable[[str], None]], None]] = {
         "bare requests SSE loop": bare,
         "DifyClient.stream_chat_message": core_stream,
         "LangChain ChatDify.stream": langchain_stream,
         "LlamaIndex DifyLLM.stream_chat": llama_stream,
+        THEIRS_STREAM: theirs_stream,
     }
     results: dict[str, list[float]] = {name: [] for name in sync_variants}
     repeats = ctx.pick(3, 1)
@@ -114,6 +127,15 @@ def _latency_table(ctx: Context) -> Table:
         "4a. Streaming latency: server flush -> chunk in the caller's hands",
         ["path", "events", "median", "p90", "max", "target", "result"],
     )
+    labels = {
+        "bare requests SSE loop": "bare requests SSE loop (floor)",
+        "DifyClient.stream_chat_message": "DifyClient.stream_chat_message (ours)",
+        "LangChain ChatDify.stream": "ChatDify.stream (ours)",
+        "LlamaIndex DifyLLM.stream_chat": "DifyLLM.stream_chat (ours)",
+        THEIRS_STREAM: "dify-client-python Client (streaming)",
+    }
+    for name, label in labels.items():
+        ctx.record("first_token", label, median(results[name]))
     for name, values in results.items():
         med = median(values)
         table.add(

@@ -22,7 +22,7 @@ from .core.app_models import (
 )
 from .core.async_client import AsyncDifyClient
 from .core.client import DifyClient
-from .core.config import Timeout
+from .core.config import Limits, Timeout
 from .core.errors import (
     AgentNotPublishedError,
     APIConnectionError,
@@ -39,10 +39,12 @@ from .core.errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.ingest import IngestionError
 from .core.knowledge import IndexingError, IndexingTimeoutError
 from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .core.models import (
@@ -111,7 +113,9 @@ __all__ = [
     "HumanInputRequest",
     "IndexingError",
     "IndexingTimeoutError",
+    "IngestionError",
     "InternalServerError",
+    "Limits",
     "Message",
     "MessageList",
     "MessageMetadata",
@@ -119,6 +123,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "RetrieveRecord",
     "RetrieveResponse",
     "RetrieverResource",

@@ -52,3 +52,35 @@ def test_table_rejects_a_row_of_the_wrong_width() -> None:
     table = Table("t", ["a", "b"])
     with pytest.raises(ValueError, match="2 columns"):
         table.add("only one")
+
+
+def test_quick_run_writes_the_charts(bench_server: BenchServer, tmp_path: object) -> None:
+    """`--charts` (what `make bench` passes) turns the recorded figures into SVG charts."""
+    import json
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+
+    from benchmarks._charts import write_charts
+
+    ctx = Context(server=bench_server, quick=True)
+    for name in ("core", "concurrency", "streaming"):
+        runner(name)(ctx)
+    out = Path(str(tmp_path))
+    written = {p.name for p in write_charts(ctx.figures, out)}
+    assert written == {"overhead.svg", "concurrency.svg", "first_token.svg", "figures.json"}
+    figures = json.loads((out / "figures.json").read_text(encoding="utf-8"))
+    for chart, labels in {
+        "overhead_sync": ("DifyClient (ours)", "dify-client-python Client"),
+        "overhead_async": ("AsyncDifyClient (ours)", "dify-client-python AsyncClient"),
+        "concurrency": ("ChatDify.ainvoke (ours)", "dify-client-python AsyncClient"),
+        "first_token": ("ChatDify.stream (ours)", "dify-client-python Client (streaming)"),
+    }.items():
+        for label in labels:
+            assert figures[chart][label] > 0, (chart, label)
+        assert any("(floor)" in label for label in figures[chart])
+    for svg in ("overhead.svg", "concurrency.svg", "first_token.svg"):
+        root = ET.fromstring((out / svg).read_text(encoding="utf-8"))  # well-formed XML
+        assert root.tag.endswith("svg")
+        text = "".join(root.itertext())
+        assert "(ours)" in text
+        assert "(floor)" in text

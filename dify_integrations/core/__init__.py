@@ -16,7 +16,7 @@ from .app_models import (
 )
 from .async_client import AsyncDifyClient
 from .client import DifyClient
-from .config import ClientConfig, Timeout
+from .config import ClientConfig, Limits, Timeout
 from .errors import (
     AgentNotPublishedError,
     APIConnectionError,
@@ -33,12 +33,14 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     StreamDecodeError,
     StreamError,
     UnsupportedMediaTypeError,
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .ingest import IngestionError
 from .knowledge import IndexingError, IndexingTimeoutError
 from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .models import (
@@ -108,7 +110,9 @@ __all__ = [
     "HumanInputRequest",
     "IndexingError",
     "IndexingTimeoutError",
+    "IngestionError",
     "InternalServerError",
+    "Limits",
     "Message",
     "MessageList",
     "MessageMetadata",
@@ -116,6 +120,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "RetrieveRecord",
     "RetrieveResponse",
     "RetrieverResource",

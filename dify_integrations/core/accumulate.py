@@ -41,6 +41,13 @@ from .models import (
 __all__ = ["StreamResult"]
 
 
+def _changes_text(event: StreamEvent) -> bool:
+    """Whether folding ``event`` would change the answer text."""
+    if isinstance(event, MessageFileEvent):
+        return event.url is None and event.answer is not None
+    return isinstance(event, MessageEvent | TextChunkEvent | MessageReplaceEvent | TextReplaceEvent)
+
+
 class StreamResult:
     """Running fold of the events of one stream.
 
@@ -87,7 +94,8 @@ class StreamResult:
         "_parts",
         "_reasoning_parts",
         "_thought_index",
-        "agent_thoughts",
+        "_thoughts",
+        "_thoughts_sorted",
         "annotation_reply",
         "conversation_id",
         "created_at",
@@ -122,7 +130,8 @@ class StreamResult:
         self.workflow_run_id: str | None = None
         self.usage: Usage | None = None
         self.retriever_resources: list[RetrieverResource] = []
-        self.agent_thoughts: list[AgentThoughtEvent] = []
+        self._thoughts: list[AgentThoughtEvent] = []  # in order of first arrival
+        self._thoughts_sorted: list[AgentThoughtEvent] | None = self._thoughts
         self.files: list[dict[str, Any]] = []
         self.outputs: dict[str, Any] | None = None
         self.status: str | None = None
@@ -172,6 +181,13 @@ class StreamResult:
         return ""
 
     @property
+    def agent_thoughts(self) -> list[AgentThoughtEvent]:
+        """Agent steps, upserted by ``id``, ordered by ``position`` (sorted on read)."""
+        if self._thoughts_sorted is None:
+            self._thoughts_sorted = sorted(self._thoughts, key=lambda t: t.position or 0)
+        return self._thoughts_sorted
+
+    @property
     def reasoning(self) -> str:
         """The model's reasoning so far (``reasoning_chunk`` deltas joined)."""
         if len(self._reasoning_parts) > 1:
@@ -207,6 +223,8 @@ class StreamResult:
 
     def _fold(self, event: StreamEvent) -> str:
         self.event_count += 1
+        if self.finished and _changes_text(event):
+            return ""  # the answer is complete: nothing after its terminal event changes it
         if self.task_id is None and event.task_id:
             self.task_id = event.task_id
         if self.conversation_id is None and event.conversation_id:
@@ -285,21 +303,24 @@ class StreamResult:
         return self._replace(text)
 
     def _upsert_thought(self, event: AgentThoughtEvent) -> None:
+        # Linear: arrivals out of ``position`` order only mark the list for one sort on
+        # read, instead of re-sorting on every event.
         key = event.id or f"position:{event.position}"
+        thoughts = self._thoughts
         index = self._thought_index.get(key)
         if index is None:
-            self._thought_index[key] = len(self.agent_thoughts)
-            self.agent_thoughts.append(event)
+            self._thought_index[key] = len(thoughts)
+            previous = thoughts[-1].position if thoughts else None
+            thoughts.append(event)
+            if self._thoughts_sorted is not thoughts or (
+                previous is not None and event.position is not None and event.position < previous
+            ):
+                self._thoughts_sorted = None
         else:
-            self.agent_thoughts[index] = event
-        if len(self.agent_thoughts) > 1:
-            last = self.agent_thoughts[-1].position
-            prev = self.agent_thoughts[-2].position
-            if last is not None and prev is not None and last < prev:
-                self.agent_thoughts.sort(key=lambda t: t.position or 0)
-                self._thought_index = {
-                    (t.id or f"position:{t.position}"): i for i, t in enumerate(self.agent_thoughts)
-                }
+            old = thoughts[index].position
+            thoughts[index] = event
+            if self._thoughts_sorted is not thoughts or old != event.position:
+                self._thoughts_sorted = None
 
     def _message_end(self, event: MessageEndEvent) -> None:
         if event.id and self.message_id is None:

@@ -13,7 +13,7 @@ from pydantic import SecretStr, ValidationError
 
 from . import operations as ops
 from .bodies import decode_json
-from .config import DEFAULT_MAX_RETRIES, ClientConfig, Timeout, TimeoutLike
+from .config import DEFAULT_MAX_RETRIES, ClientConfig, Limits, Timeout, TimeoutLike
 from .errors import APIStatusError, error_from_response, excerpt, redact
 from .retry import RetryPolicy
 from .scrub import scrub_exception
@@ -34,23 +34,32 @@ class BaseClient:
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        *,
         base_url: str | None = None,
+        *,
         user: str | None = None,
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         env_key: str = "DIFY_API_KEY",
+        limits: Limits | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        extra = _default_headers(headers)
         self._config = ClientConfig.resolve(
-            api_key, base_url, user, timeout, max_retries, env_key=env_key
+            api_key, base_url, user, timeout, max_retries, env_key=env_key, limits=limits
         )
-        self._secret = self._config.api_key.get_secret_value()
         self._retry = RetryPolicy(self._config.max_retries)
+        # No key in here: it stays in the config's SecretStr and the Authorization header
+        # is added where each request is built (`_prepare`).
         self._headers: dict[str, str] = {
-            "Authorization": f"Bearer {self._secret}",
             "User-Agent": USER_AGENT,
+            # Blocking bodies may be compressed (they are inflated with a size bound).
+            "Accept-Encoding": "gzip, deflate",
+            **extra,
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        # Streams ask for no compression (a compressing proxy buffers events); one that
+        # arrives compressed anyway is still decoded.
+        self._stream_headers = {**self._json_headers, "Accept-Encoding": "identity"}
 
     # public, read-only views -------------------------------------------------------
 
@@ -58,6 +67,16 @@ class BaseClient:
     def api_key(self) -> SecretStr:
         """The API key (masked in ``repr``/``str``)."""
         return self._config.api_key
+
+    @property
+    def limits(self) -> Limits:
+        """The size bounds on responses."""
+        return self._config.limits
+
+    @property
+    def _secret(self) -> str:
+        """The key in clear text, read from its `SecretStr` where it is needed."""
+        return self._config.api_key.get_secret_value()
 
     @property
     def base_url(self) -> str:
@@ -109,18 +128,38 @@ class BaseClient:
 
     # helpers ---------------------------------------------------------------------
 
+    # The app's ``system_parameters`` (upload size limits), from its first ``/parameters``.
+    _system_parameters: dict[str, Any] | None = None
+    _system_parameters_known: bool = False
+
+    def _remember_parameters(self, parameters: Any) -> Any:
+        """Keep the upload limits of a ``GET /parameters`` answer; return it unchanged."""
+        found = getattr(parameters, "system_parameters", None)
+        self._system_parameters = found if isinstance(found, dict) else None
+        self._system_parameters_known = True
+        return parameters
+
+    def _parameters_unavailable(self, exc: BaseException) -> None:
+        """Uploads go on without known limits (the server still enforces its own)."""
+        self._system_parameters_known = True
+        logger.debug("upload limits unknown: GET /parameters failed (%s)", type(exc).__name__)
+
     def _user(self, user: str | None) -> str | None:
         return user if user is not None else self._config.user
 
     def _prepare(self, op: ops.Operation[Any]) -> tuple[str, dict[str, str], bytes | None]:
         """URL, headers and JSON body bytes of ``op``; checks the key kind first."""
-        ops.check_key_kind(op, self._secret)
+        secret = self._config.api_key.get_secret_value()
+        ops.check_key_kind(op, secret)
         url = self._config.base_url + op.path
         body = ops.encode_json(op.json) if op.json is not None else None
-        headers = self._json_headers if body is not None else self._headers
+        if body is None:
+            base = self._headers
+        else:
+            base = self._stream_headers if op.stream else self._json_headers
         if op.headers:
-            headers = {**headers, **op.headers}
-        return url, headers, body
+            base = {**base, **op.headers}
+        return url, {**base, "Authorization": "Bearer " + secret}, body
 
     def _log(self, op: ops.Operation[Any], status: int) -> None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -168,3 +207,26 @@ class BaseClient:
             status_code=status,
             code="invalid_response",
         )
+
+
+_RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
+
+
+def _default_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Vet ``headers=`` (sent with every request): plain strings, none the client sets itself.
+
+    Raises:
+        TypeError: A name or value that is not a string.
+        ValueError: A line break or control character (header injection), or a header the
+            client sets itself (``Authorization``: pass ``api_key``; ``Content-Type``...).
+    """
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("headers= takes str names and str values")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"headers= cannot set {name!r}: the client sets it itself")
+        if any(ord(c) < 32 or ord(c) == 127 for c in name + value) or not name.strip():
+            raise ValueError(f"headers=: {name!r} has an empty name or a control character")
+        out[name] = value
+    return out

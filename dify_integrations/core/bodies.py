@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .decode import loads_json
+
 __all__ = ["blocking_body_as_stream", "decode_json", "is_json_response"]
 
 
@@ -12,7 +14,7 @@ def decode_json(raw: bytes) -> Any:
     """Decode a JSON body; ``None`` for an empty one."""
     if not raw or not raw.strip():
         return None
-    return json.loads(raw)
+    return loads_json(raw)
 
 
 def is_json_response(content_type: str | None) -> bool:
@@ -33,7 +35,7 @@ def blocking_body_as_stream(raw: bytes) -> bytes:
     then treat it like any other stream: nothing is lost and nothing is invented.
     """
     try:
-        body = json.loads(raw) if raw.strip() else None
+        body = loads_json(raw) if raw.strip() else None
     except ValueError:
         body = None
     if not isinstance(body, dict):

@@ -16,10 +16,12 @@ import urllib3.exceptions
 from pydantic import SecretStr
 
 from . import operations as ops
+from ._fork import track
 from .app_methods import AppMethods
 from .base_client import BaseClient
 from .bodies import blocking_body_as_stream, is_json_response
-from .config import DEFAULT_MAX_RETRIES, TimeoutLike
+from .config import DEFAULT_MAX_RETRIES, Limits, TimeoutLike
+from .decode import BodyBuffer, BodyDecoder
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -101,17 +103,29 @@ def map_transport_error(exc: BaseException) -> DifyError | None:
 
 
 def _read_chunks(response: requests.Response) -> Iterator[bytes]:
-    """Yield body bytes as soon as they arrive (not waiting to fill a buffer)."""
-    raw = response.raw
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:  # pragma: no cover - urllib3 < 2.3
-        yield from response.iter_content(chunk_size=None)
-        return
+    """Yield the raw (still encoded) body bytes as soon as they arrive."""
+    read1 = response.raw.read1
     while True:
         data = read1(_CHUNK)
         if not data:
             return
         yield data
+
+
+def _decoded_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body's bytes as they arrive, with its ``Content-Encoding`` undone (bounded)."""
+    decoder = BodyDecoder(response.headers.get("Content-Encoding"))
+    if decoder.identity:
+        return _read_chunks(response)
+    return _inflated(decoder, _read_chunks(response))
+
+
+def _inflated(decoder: BodyDecoder, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield from decoder.feed(chunk)
+    tail = decoder.flush()
+    if tail:
+        yield tail
 
 
 class DifyClient(AppMethods, BaseClient):
@@ -125,11 +139,16 @@ class DifyClient(AppMethods, BaseClient):
         api_key: App key (``app-…``) or knowledge key (``dataset-…``); else ``DIFY_API_KEY``.
         base_url: API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
         user: Default end user for calls that need one; else ``DIFY_USER``.
-        timeout: ``None``, seconds (read timeout) or a `Timeout`.
+        timeout: ``None``, seconds (bounding every wait of a call) or a `Timeout`.
         max_retries: Retries after the first attempt (default 2).
         session: An existing `requests.Session` to use (left as configured; not closed).
         verify: TLS verification: ``True``, ``False`` or a CA bundle path.
         env_key: Environment variable read first for the key.
+        limits: Size bounds on responses (`Limits`; default 64 MiB a stream frame,
+            128 MiB a decoded body).
+
+    After ``os.fork()`` the child's client drops the pooled connections it inherited and
+    opens its own (the parent's are left alone).
 
     Example:
         >>> from dify_integrations import DifyClient
@@ -141,15 +160,20 @@ class DifyClient(AppMethods, BaseClient):
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        *,
         base_url: str | None = None,
+        *,
         user: str | None = None,
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         session: requests.Session | None = None,
         verify: bool | str = True,
         env_key: str = "DIFY_API_KEY",
+        limits: Limits | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
+        if proxy is not None and session is not None:
+            raise ValueError("pass proxy= or a session with its own proxies, not both")
         super().__init__(
             api_key,
             base_url=base_url,
@@ -157,6 +181,8 @@ class DifyClient(AppMethods, BaseClient):
             timeout=timeout,
             max_retries=max_retries,
             env_key=env_key,
+            limits=limits,
+            headers=headers,
         )
         self._owns_session = session is None
         if session is None:
@@ -170,10 +196,19 @@ class DifyClient(AppMethods, BaseClient):
             session.proxies.update(settings.get("proxies") or {})
             session.verify = settings.get("verify", verify) if verify is True else verify
             session.trust_env = False
+            if proxy is not None:
+                session.proxies = {"http": proxy, "https": proxy}
         self._session = session
         timeout_cfg = self._config.timeout
         self._blocking_timeout = (timeout_cfg.connect, timeout_cfg.read)
         self._stream_timeout = (timeout_cfg.connect, timeout_cfg.stream_idle)
+        self._stop_timeout = (min(timeout_cfg.connect, timeout_cfg.stop), timeout_cfg.stop)
+        track(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: drop the inherited pooled connections (parent untouched)."""
+        for adapter in self._session.adapters.values():
+            adapter.close()
 
     @property
     def session(self) -> requests.Session:
@@ -200,7 +235,9 @@ class DifyClient(AppMethods, BaseClient):
 
     # ------------------------------------------------------------------ transport
 
-    def _send_once(self, op: ops.Operation[Any]) -> requests.Response:
+    def _send_once(
+        self, op: ops.Operation[Any], timeout: tuple[float, float] | None = None
+    ) -> requests.Response:
         url, headers, body = self._prepare(op)
         files: Any = None
         data: Any = body
@@ -208,7 +245,8 @@ class DifyClient(AppMethods, BaseClient):
             part = op.multipart
             files = {"file": (part.filename, part.content, part.mime_type)}
             data = part.fields
-        timeout = self._stream_timeout if op.stream else self._blocking_timeout
+        if timeout is None:
+            timeout = self._stream_timeout if op.stream else self._blocking_timeout
         try:
             if self._owns_session:
                 # Our own session holds no auth or hooks to merge and its environment
@@ -227,7 +265,7 @@ class DifyClient(AppMethods, BaseClient):
                     cookies=jar if len(jar) else None,
                 )
                 response = self._session.send(
-                    prepared, timeout=timeout, allow_redirects=False, stream=op.stream
+                    prepared, timeout=timeout, allow_redirects=False, stream=True
                 )
             else:
                 response = self._session.request(
@@ -239,7 +277,7 @@ class DifyClient(AppMethods, BaseClient):
                     headers=headers,
                     timeout=timeout,
                     allow_redirects=False,
-                    stream=op.stream,
+                    stream=True,
                 )
         except Exception as exc:
             raise_mapped(exc, map_transport_error(exc), secret=self._secret)
@@ -247,7 +285,7 @@ class DifyClient(AppMethods, BaseClient):
         self._log(op, status)
         if status >= 300:
             try:
-                raw = response.content
+                raw = self._read_body(response)
             except Exception:
                 raw = b""
             finally:
@@ -255,36 +293,58 @@ class DifyClient(AppMethods, BaseClient):
             raise self._status_error(status, response.headers, raw)
         return response
 
-    def _request(self, op: ops.Operation[Any]) -> requests.Response:
-        return self._retry.call(self._send_once, op)
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The whole body, decoded, bounded by ``Limits.max_body_bytes``."""
+        buffer = BodyBuffer(
+            response.headers.get("Content-Encoding"), self._config.limits.max_body_bytes
+        )
+        for chunk in _read_chunks(response):
+            buffer.add(chunk)
+        return buffer.finish()
 
-    def _call(self, op: ops.Operation[T]) -> T:
-        response = self._request(op)
+    def _fetch_once(
+        self, op: ops.Operation[Any], timeout: tuple[float, float] | None = None
+    ) -> tuple[int, bytes]:
+        """One attempt: send ``op`` and read its whole body (a cut body fails the attempt)."""
+        response = self._send_once(op, timeout)
         try:
-            raw = b"" if op.empty else response.content
+            raw = b"" if op.empty else self._read_body(response)
         except Exception as exc:
             raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         finally:
             response.close()
-        return self._parse_body(op, response.status_code, raw)
+        return response.status_code, raw
+
+    def _request(self, op: ops.Operation[Any]) -> requests.Response:
+        return self._retry.call(self._send_once, op)
+
+    def _call(self, op: ops.Operation[T]) -> T:
+        status, raw = self._retry.call(self._fetch_once, op)
+        return self._parse_body(op, status, raw)
+
+    def _stop_call(self, op: ops.Operation[Any]) -> Any:
+        """A stop call on its own short budget (`Timeout.stop`): one attempt, no retry."""
+        status, raw = self._fetch_once(op, self._stop_timeout)
+        return self._parse_body(op, status, raw)
 
     def _open_stream(self, op: ops.Operation[Any]) -> EventStream:
         response = self._request(op)
-        chunks: Iterator[bytes] = _read_chunks(response)
-        if is_json_response(response.headers.get("Content-Type")):
-            try:
-                chunks = iter([blocking_body_as_stream(response.content)])
-            except Exception as exc:
-                response.close()
-                raise_mapped(exc, map_transport_error(exc), secret=self._secret)
+        try:
+            chunks: Iterator[bytes] = _decoded_chunks(response)
+            if is_json_response(response.headers.get("Content-Type")):
+                chunks = iter([blocking_body_as_stream(self._read_body(response))])
+        except Exception as exc:
+            response.close()
+            raise_mapped(exc, map_transport_error(exc), secret=self._secret)
         return EventStream(
             chunks,
             op=op,
             timeout=self._config.timeout,
             close_transport=response.close,
-            run_stop=self._call,
+            run_stop=self._stop_call,
             map_error=map_transport_error,
-            secret=self._secret,
+            secret=self._config.api_key,
+            limits=self._config.limits,
         )
 
     def _send(self, op: ops.Operation[T]) -> T:
@@ -590,14 +650,33 @@ class DifyClient(AppMethods, BaseClient):
         mime_type: str | None = None,
         user: str | None = None,
     ) -> UploadedFile:
-        """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``."""
+        """Upload a file (path, bytes or binary file object); use ``.id`` in ``files``.
+
+        A file over the app's size limit for its kind (``system_parameters`` of
+        ``GET /parameters``, fetched once per client and kept) is refused with
+        `ValueError` before it is sent; when ``/parameters`` cannot be read, the server's
+        own check (HTTP 413) still applies.
+        """
+        ops.check_upload(file, filename=filename, mime_type=mime_type)
+        if not self._system_parameters_known:
+            try:
+                self.get_parameters()
+            except (DifyError, ValueError) as exc:
+                self._parameters_unavailable(exc)
         return self._call(
-            ops.upload_file(file, filename=filename, mime_type=mime_type, user=self._user(user))
+            ops.upload_file(
+                file,
+                filename=filename,
+                mime_type=mime_type,
+                user=self._user(user),
+                system_parameters=self._system_parameters,
+            )
         )
 
     def get_parameters(self) -> AppParameters:
         """The app's input form, opening statement and feature settings."""
-        return self._call(ops.get_parameters())
+        parameters: AppParameters = self._remember_parameters(self._call(ops.get_parameters()))
+        return parameters
 
     def get_info(self) -> AppInfo:
         """The app's name, description and mode."""

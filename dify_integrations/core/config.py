@@ -7,6 +7,7 @@ the ``DIFY_*`` environment variables second.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
     "ClientConfig",
+    "Limits",
     "Timeout",
     "TimeoutLike",
     "check_base_url",
@@ -46,26 +48,42 @@ class Timeout:
             activity, so Dify's pings (about every 10 s) keep a healthy stream open.
         stream_total_idle: Streams: longest time without a real (non-ping) event. Pings do not
             reset this bound, so a server that only pings forever is eventually abandoned.
+        stop: The whole budget of the stop call made when a stream is left unfinished
+            (closed early, cancelled): one attempt, never retried, and a cancelled task
+            never waits for it.
+
+    Both stream bounds are checked whenever bytes arrive (comments, blank lines and parts
+    of a line too), not only when a frame completes.
     """
 
     connect: float = 5.0
     read: float = 300.0
     stream_idle: float = 60.0
     stream_total_idle: float = 600.0
+    stop: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("connect", "read", "stream_idle", "stream_total_idle"):
+        for name in ("connect", "read", "stream_idle", "stream_total_idle", "stop"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"Timeout.{name} must be a positive number of seconds")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ValueError(
+                    f"Timeout.{name} must be a positive, finite number of seconds, got {value!r}"
+                )
 
     @classmethod
     def coerce(cls, value: TimeoutLike) -> Timeout:
         """Turn ``None``, a number of seconds or a `Timeout` into a `Timeout`.
 
         Args:
-            value: ``None`` for the defaults, a number to set ``read`` (``connect`` stays
-                5 s), or a `Timeout`.
+            value: ``None`` for the defaults; a number of seconds, which bounds every wait
+                of a call (``read`` is set to it and every other bound is capped at it:
+                connecting, the response headers, the gaps between stream events and the
+                stop call); or a `Timeout`.
 
         Returns:
             The resolved timeouts.
@@ -78,11 +96,49 @@ class Timeout:
         if isinstance(value, Timeout):
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return cls(read=float(value))
+            seconds = float(value)
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise ValueError(
+                    f"timeout must be a positive, finite number of seconds, got {value!r}"
+                )
+            default = cls()
+            return cls(
+                connect=min(seconds, default.connect),
+                read=seconds,
+                stream_idle=min(seconds, default.stream_idle),
+                stream_total_idle=min(seconds, default.stream_total_idle),
+                stop=min(seconds, default.stop),
+            )
         raise TypeError(f"timeout must be None, a number or a Timeout, not {type(value).__name__}")
 
 
 TimeoutLike = Timeout | float | int | None
+
+MIB: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size bounds on what a server may send, in bytes.
+
+    A response past a bound raises `ResponseTooLargeError` instead of filling memory.
+
+    Attributes:
+        max_frame_bytes: Streams: the longest SSE line and the largest frame (its
+            ``data:`` lines together). A workflow's ``workflow_finished`` frame carries
+            all its outputs, so the bound is generous.
+        max_body_bytes: Blocking answers: the largest body once decoded (a gzip body is
+            inflated only up to this size).
+    """
+
+    max_frame_bytes: int = 64 * MIB
+    max_body_bytes: int = 128 * MIB
+
+    def __post_init__(self) -> None:
+        for name in ("max_frame_bytes", "max_body_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive integer, got {value!r}")
 
 
 def _is_loopback(host: str) -> bool:
@@ -193,6 +249,7 @@ class ClientConfig:
         user: Default end-user identifier, or ``None``.
         timeout: Resolved timeouts.
         max_retries: Retries after the first attempt (0 disables retries).
+        limits: Size bounds on responses.
     """
 
     api_key: SecretStr
@@ -200,6 +257,7 @@ class ClientConfig:
     user: str | None
     timeout: Timeout
     max_retries: int
+    limits: Limits = Limits()
 
     def __repr__(self) -> str:
         return (
@@ -217,6 +275,7 @@ class ClientConfig:
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         *,
         env_key: str = ENV_API_KEY,
+        limits: Limits | None = None,
     ) -> ClientConfig:
         """Resolve settings from arguments, then the environment.
 
@@ -228,6 +287,7 @@ class ClientConfig:
             max_retries: Retries after the first attempt; ``None`` means the default (2).
             env_key: The environment variable read first for the key (retrievers pass
                 ``DIFY_DATASET_API_KEY``).
+            limits: Size bounds on responses (``None``: the defaults).
 
         Returns:
             The resolved configuration.
@@ -262,4 +322,13 @@ class ClientConfig:
             user=resolved_user,
             timeout=Timeout.coerce(timeout),
             max_retries=retries,
+            limits=_limits(limits),
         )
+
+
+def _limits(value: Limits | None) -> Limits:
+    if value is None:
+        return Limits()
+    if not isinstance(value, Limits):
+        raise TypeError(f"limits must be a Limits, not {type(value).__name__}")
+    return value

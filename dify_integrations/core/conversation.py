@@ -128,18 +128,19 @@ def render_transcript(turns: Sequence[Turn]) -> str:
     return "\n".join(f"{names[t.role]}: {t.content}" for t in turns)
 
 
-def _start(user: str | None) -> Any:
-    digest = hashlib.sha256(b"user\x00")
-    digest.update((user or "").encode("utf-8", "surrogatepass"))
-    digest.update(b"\x02")
-    return digest
+def _prefix(user: str | None) -> bytes:
+    return b"user\x00" + (user or "").encode("utf-8", "surrogatepass") + b"\x02"
 
 
-def _add(digest: Any, role: str, content: str) -> None:
-    digest.update(role.encode())
-    digest.update(b"\x00")
-    digest.update(content.encode("utf-8", "surrogatepass"))
-    digest.update(b"\x01")
+def _turn_bytes(role: str, content: str) -> bytes:
+    return role.encode() + b"\x00" + content.encode("utf-8", "surrogatepass") + b"\x01"
+
+
+def _digest(user: str | None, turns: Sequence[Turn]) -> Any:
+    """A running SHA-256 of the user and the user/assistant turns (system turns skipped)."""
+    parts = [_prefix(user)]
+    parts.extend(_turn_bytes(t.role, t.content) for t in turns if t.role != "system")
+    return hashlib.sha256(b"".join(parts))
 
 
 def _system_digest(system: str | None) -> bytes:
@@ -201,11 +202,7 @@ class ConversationTracker:
 
         ``None`` when no conversation or more than one does.
         """
-        digest = _start(user)
-        for turn in history:
-            if turn.role != "system":
-                _add(digest, turn.role, turn.content)
-        return self._lookup_key(digest.digest())
+        return self._lookup_key(_digest(user, history).digest())
 
     def _lookup_key(self, key: bytes) -> str | None:
         with self._lock:
@@ -230,7 +227,7 @@ class ConversationTracker:
         if not conversation_id or plan._digest is None:
             return
         digest = plan._digest.copy()
-        _add(digest, "assistant", answer)
+        digest.update(_turn_bytes("assistant", answer))
         key = digest.digest()
         state = (plan.user or "", conversation_id)
         with self._lock:
@@ -297,11 +294,9 @@ def plan_conversation(
     system = "\n\n".join(system_parts) or None
     history = dialogue[:-1]
 
-    digest = _start(user)
-    for turn in history:
-        _add(digest, turn.role, turn.content)
+    digest = _digest(user, history)
     history_key = digest.digest() if tracker is not None and history else None
-    _add(digest, "user", query)
+    digest.update(_turn_bytes("user", query))
 
     chosen: str | None = None
     context: str | None = None

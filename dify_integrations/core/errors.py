@@ -28,6 +28,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "StreamDecodeError",
     "StreamError",
     "UnsupportedMediaTypeError",
@@ -305,6 +306,22 @@ class StreamDecodeError(DifyError):
         return {"frame": self.frame}
 
 
+class ResponseTooLargeError(DifyError):
+    """The server sent more than a bound of `Limits` allows (a stream line or frame, or a
+    blocking body once decoded); nothing past the bound was kept in memory.
+
+    Attributes:
+        limit: The bound that was exceeded, in bytes.
+    """
+
+    def __init__(self, message: str, *, limit: int = 0) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+    def _state(self) -> dict[str, Any]:
+        return {"limit": self.limit}
+
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -419,7 +436,7 @@ def error_from_response(
     body: Any
     try:
         body = json.loads(raw_text) if raw_text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a JSON nesting bomb
         body = None
     if body is not None:
         body = _redact_value(body, secret)

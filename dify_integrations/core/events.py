@@ -6,6 +6,7 @@ Unknown events parse as a plain `StreamEvent` (or `WorkflowEvent` when they carr
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
@@ -454,6 +455,74 @@ _EVENT_CLASSES: dict[str, type[StreamEvent]] = {
 }
 
 
+# The fields that carry what the caller reads as the answer. A value there that does not
+# validate makes the event unreadable: it is reported, never dropped or guessed at.
+_TEXT: tuple[tuple[str, ...], ...] = (("answer",),)
+_DATA_TEXT: tuple[tuple[str, ...], ...] = (("data", "text"),)
+_RUN: tuple[tuple[str, ...], ...] = (("data", "outputs"), ("data", "status"), ("data", "error"))
+_CONTENT: dict[type[StreamEvent], tuple[tuple[str, ...], ...]] = {
+    MessageEvent: _TEXT,
+    AgentMessageEvent: _TEXT,
+    MessageReplaceEvent: _TEXT,
+    MessageFileEvent: _TEXT,
+    TextChunkEvent: _DATA_TEXT,
+    TextReplaceEvent: _DATA_TEXT,
+    WorkflowFinishedEvent: _RUN,
+    WorkflowPausedEvent: _RUN,
+}
+_LENIENT_ROUNDS = 8
+
+
+def _overlaps(loc: tuple[Any, ...], path: tuple[str, ...]) -> bool:
+    n = min(len(loc), len(path))
+    return loc[:n] == path[:n]
+
+
+def _drop(obj: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """Remove the value at ``loc`` (as deep as it exists); whether anything was removed."""
+    parent: Any = None
+    key: Any = None
+    node: Any = obj
+    for part in loc:
+        in_dict = isinstance(node, dict) and isinstance(part, str) and part in node
+        if not in_dict and not (isinstance(node, list) and isinstance(part, int)):
+            break
+        if not in_dict and not 0 <= part < len(node):
+            break
+        parent, key, node = node, part, node[part]
+    if parent is None:
+        return False
+    del parent[key]
+    return True
+
+
+def _lenient(cls: type[StreamEvent], obj: dict[str, Any], error: ValidationError) -> StreamEvent:
+    """Validate ``obj`` without the metadata values that do not fit ``cls``.
+
+    A surprising type in a metadata field (a fractional ``created_at``, a string token
+    count) drops that value only (it falls back to its default); the event and its text
+    are kept. A value that does not fit in a content field raises ``ValueError``.
+    """
+    content = _CONTENT.get(cls, ())
+    data = copy.deepcopy(obj)
+    for _ in range(_LENIENT_ROUNDS):
+        locs = sorted((tuple(e["loc"]) for e in error.errors()), key=repr, reverse=True)
+        dropped = False
+        for loc in locs:
+            bad = next((path for path in content if _overlaps(loc, path)), None)
+            if bad is not None or loc[:1] == ("event",):
+                field = ".".join(str(p) for p in loc)
+                raise ValueError(f"'{obj['event']}' event: its {field!r} field cannot be read")
+            dropped = _drop(data, loc) or dropped
+        if not dropped:
+            break
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            error = exc
+    raise ValueError(f"'{obj['event']}' event cannot be read")
+
+
 def parse_event(obj: dict[str, Any]) -> StreamEvent:
     """Parse one decoded stream payload into its typed event.
 
@@ -462,11 +531,13 @@ def parse_event(obj: dict[str, Any]) -> StreamEvent:
 
     Returns:
         The typed event; unknown names give a `WorkflowEvent` (when the object has a
-        ``workflow_run_id`` or ``data``) or a plain `StreamEvent`. A known event whose
-        fields do not validate degrades to the generic class instead of failing.
+        ``workflow_run_id`` or ``data``) or a plain `StreamEvent`. A metadata field of
+        a surprising type (a fractional ``created_at``...) is dropped, not the event: the
+        event keeps its class and its text.
 
     Raises:
-        ValueError: If ``obj`` is not a dict with a string ``event``.
+        ValueError: If ``obj`` is not a dict with a string ``event``, or a field that
+            carries answer text or a run's result does not have a readable type.
     """
     if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
         raise ValueError("a stream event must be a JSON object with a string 'event'")
@@ -475,8 +546,7 @@ def parse_event(obj: dict[str, Any]) -> StreamEvent:
         cls = WorkflowEvent if ("workflow_run_id" in obj or "data" in obj) else StreamEvent
     try:
         return cls.model_validate(obj)
-    except ValidationError:
+    except ValidationError as exc:
         if cls is ErrorEvent:
             return ErrorEvent.model_construct(**obj)
-        generic = WorkflowEvent if issubclass(cls, WorkflowEvent) else StreamEvent
-        return generic.model_construct(**obj)
+        return _lenient(cls, obj, exc)

@@ -557,6 +557,7 @@ async def aingest(
     report = _report(plan)
     bar = Progress(len(plan.actions), enabled=progress)
     pending: list[_Action] = []
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         for action in plan.actions:
             if action.kind == "fail":
@@ -601,8 +602,9 @@ async def aingest(
 
         async def wait_one(action: _Action) -> None:
             assert action.created is not None
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             try:
-                await client.wait_for_indexing(action.created, timeout=timeout)
+                await client.wait_for_indexing(action.created, timeout=left)
             except (DifyError, ValueError) as exc:
                 _finish(report, action, exc)
                 bar.update(action.name, ok=False)

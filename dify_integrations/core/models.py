@@ -269,7 +269,7 @@ def _json_object(value: Any) -> Any:
             return {}
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a JSON nesting bomb
             return {"value": value}
         return decoded if isinstance(decoded, dict) else {"value": decoded}
     return value

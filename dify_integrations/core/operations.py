@@ -41,7 +41,9 @@ from .validate import (
     check_json_numbers,
     check_mime_type,
     check_regular_file,
+    check_upload_size,
     path_segment,
+    upload_size_limit,
     uuid_id,
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     "StopKind",
     "chat_message",
     "check_key_kind",
+    "check_upload",
     "completion_message",
     "delete_conversation",
     "encode_json",
@@ -832,43 +835,98 @@ def retrieve(
 # --------------------------------------------------------------------------- files
 
 
-def _read_file(file: FileInput, filename: str | None) -> tuple[bytes, str | None]:
+def _no_limit(name: str | None) -> int | None:
+    return None
+
+
+def _descriptor(file: Any) -> int | None:
+    """The OS file descriptor behind a file object, if any (``io.BytesIO`` has none)."""
+    fileno = getattr(file, "fileno", None)
+    if not callable(fileno):
+        return None
+    try:
+        descriptor = fileno()
+    except (OSError, ValueError):
+        return None
+    return descriptor if isinstance(descriptor, int) else None
+
+
+def check_upload(
+    file: FileInput, *, filename: str | None = None, mime_type: str | None = None
+) -> None:
+    """Everything `upload_file` refuses that can be known without reading the file.
+
+    The clients run it before asking ``/parameters`` for the size limits, so bad input
+    still fails before any request.
+
+    Raises:
+        ValueError: A bad ``mime_type`` or file name, a missing or non-regular file.
+        TypeError: Unsupported ``file`` or ``mime_type`` type.
+    """
+    if mime_type is not None:
+        check_mime_type(mime_type)
+    if filename is not None:
+        check_filename(_text(filename, "filename"))
     if isinstance(file, str | os.PathLike):
         path = Path(file)
+        try:
+            check_regular_file(path.stat(), f"file {str(path)!r}")
+        except OSError as exc:
+            raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
+        if filename is None:
+            check_filename(path.name)
+    elif not isinstance(file, bytes | bytearray | memoryview):
+        if not callable(getattr(file, "read", None)):
+            raise TypeError("file must be a path, bytes or a binary file object")
+        descriptor = _descriptor(file)
+        if descriptor is not None:
+            check_regular_file(os.fstat(descriptor), "the file object")
+
+
+def _read_file(
+    file: FileInput,
+    filename: str | None,
+    limit_for: Callable[[str | None], int | None] = _no_limit,
+) -> tuple[bytes, str | None]:
+    """The bytes and name of ``file``; never reads more than ``limit_for(name) + 1`` bytes.
+
+    Only regular files are read (a device, FIFO or socket is refused).
+    """
+    if isinstance(file, str | os.PathLike):
+        path = Path(file)
+        name = filename or path.name
+        limit = limit_for(name)
         try:
             # A device or a FIFO never ends (``/dev/zero`` would read until MemoryError) and
             # opening a FIFO blocks: check the path first, then the opened file (the path
             # may have been swapped in between).
-            check_regular_file(path.stat(), f"file {str(path)!r}")
+            status = path.stat()
+            check_regular_file(status, f"file {str(path)!r}")
+            check_upload_size(name, status.st_size, limit)
             with path.open("rb") as handle:
                 check_regular_file(os.fstat(handle.fileno()), f"file {str(path)!r}")
-                content = handle.read()
+                content = handle.read() if limit is None else handle.read(limit + 1)
         except OSError as exc:
             raise ValueError(f"cannot read file {str(path)!r}: {exc.strerror or exc}") from None
-        return content, filename or path.name
+        return content, name
     if isinstance(file, bytes | bytearray | memoryview):
         return bytes(file), filename
     read = getattr(file, "read", None)
     if not callable(read):
         raise TypeError("file must be a path, bytes or a binary file object")
-    fileno = getattr(file, "fileno", None)
-    descriptor: int | None = None
-    if callable(fileno):
-        try:
-            descriptor = fileno()
-        except (OSError, ValueError):  # io.BytesIO and friends have no descriptor
-            descriptor = None
-    if isinstance(descriptor, int):
+    descriptor = _descriptor(file)
+    if descriptor is not None:
         check_regular_file(os.fstat(descriptor), "the file object")
+    attribute = getattr(file, "name", None)
+    guessed = filename or (os.path.basename(attribute) if isinstance(attribute, str) else None)
+    limit = limit_for(guessed)
     try:
-        content = read()
+        content = read() if limit is None else read(limit + 1)
     except OSError as exc:
         raise ValueError(f"cannot read file object: {exc}") from None
     if not isinstance(content, bytes | bytearray):
         raise TypeError("file object must be opened in binary mode ('rb')")
-    name = getattr(file, "name", None)
-    guessed = os.path.basename(name) if isinstance(name, str) else None
-    return bytes(content), filename or guessed
+    return bytes(content), guessed
 
 
 def upload_file(
@@ -877,6 +935,7 @@ def upload_file(
     filename: str | None = None,
     mime_type: str | None = None,
     user: str | None = None,
+    system_parameters: Mapping[str, Any] | None = None,
 ) -> Operation[UploadedFile]:
     """``POST /files/upload`` (multipart, field ``file`` plus ``user``); answers 201.
 
@@ -885,6 +944,9 @@ def upload_file(
         filename: Name to send (required for bytes; else taken from the path/object).
         mime_type: Content type; guessed from the name when omitted.
         user: End user the file belongs to (sent when known).
+        system_parameters: The app's ``system_parameters`` from ``GET /parameters``; when
+            given, a file over Dify's size limit for its kind (image, video, audio, other:
+            by extension, as Dify decides) is refused before it is read whole.
 
     Returns:
         The operation.
@@ -892,15 +954,18 @@ def upload_file(
     Raises:
         ValueError: Unreadable, empty or non-regular file (a device, FIFO or socket),
             missing filename or one with a path separator or control character, or a
-            ``mime_type`` that is not a plain media type.
+            ``mime_type`` that is not a plain media type, or a file over the app's size limit.
         TypeError: Unsupported ``file`` type.
     """
-    content, name = _read_file(file, filename)
+    content, name = _read_file(
+        file, filename, lambda name: upload_size_limit(name, system_parameters)
+    )
     if not name:
         raise ValueError("filename= is required when uploading bytes or a nameless file object")
     name = check_filename(_text(name, "filename"))
     if not content:
         raise ValueError(f"file {name!r} is empty")
+    check_upload_size(name, len(content), upload_size_limit(name, system_parameters))
     if mime_type is not None:
         mime = check_mime_type(mime_type)
     else:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import Limits
+from .errors import ResponseTooLargeError
+
 __all__ = ["SSEDecoder", "SSEFrame"]
+
+DEFAULT_MAX_FRAME_BYTES = Limits().max_frame_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +39,41 @@ class SSEFrame:
 class SSEDecoder:
     """Turns a byte stream into `SSEFrame`s, one chunk at a time.
 
+    The work is linear in the bytes fed: a line that arrives in many chunks is buffered as
+    its pieces and joined once, when it ends. A line, and a frame's ``data:`` lines
+    together, are bounded by ``max_frame_bytes``: past it `ResponseTooLargeError` is
+    raised and nothing more is kept.
+
+    Args:
+        max_frame_bytes: The longest line and the largest frame accepted.
+
     Example:
         >>> d = SSEDecoder()
         >>> d.feed(b'data: {"a"') + d.feed(b': 1}\\r\\n\\r\\nevent: ping\\n\\n')
         [SSEFrame(event=None, data='{"a": 1}'), SSEFrame(event='ping', data=None)]
     """
 
-    __slots__ = ("_buf", "_data", "_event", "_skip_lf")
+    __slots__ = ("_data", "_data_size", "_event", "_limit", "_pending", "_pending_size", "_skip_lf")
 
-    def __init__(self) -> None:
-        self._buf = b""
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self._limit = max_frame_bytes
+        self._pending: list[bytes] = []  # pieces of the line not ended yet
+        self._pending_size = 0
         self._skip_lf = False
         self._event: str | None = None
         self._data: list[bytes] | None = None
+        self._data_size = 0
+
+    def _too_large(self) -> ResponseTooLargeError:
+        self._pending = []
+        self._pending_size = 0
+        self._data = None
+        self._data_size = 0
+        return ResponseTooLargeError(
+            f"a stream line or frame is larger than {self._limit} bytes "
+            "(Limits.max_frame_bytes); it was not read further",
+            limit=self._limit,
+        )
 
     def feed(self, chunk: bytes) -> list[SSEFrame]:
         """Add bytes and return the frames they complete.
@@ -56,6 +83,9 @@ class SSEDecoder:
 
         Returns:
             The frames completed by this chunk, in order (possibly empty).
+
+        Raises:
+            ResponseTooLargeError: A line or a frame grew past ``max_frame_bytes``.
         """
         if not chunk:
             return []
@@ -65,16 +95,30 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        buf = self._buf + chunk if self._buf else chunk
-        if b"\r" in buf:
-            if buf[-1:] == b"\r":
-                self._skip_lf = True
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in buf:
-            self._buf = buf
+        has_cr = b"\r" in chunk
+        if not has_cr and b"\n" not in chunk:
+            # No line ends here: keep the piece (only the new bytes were scanned).
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+            if self._pending_size > self._limit:
+                raise self._too_large()
             return []
-        lines = buf.split(b"\n")
-        self._buf = lines.pop()
+        if has_cr:
+            if chunk[-1:] == b"\r":
+                self._skip_lf = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if self._pending:
+            self._pending.append(chunk)
+            chunk = b"".join(self._pending)
+            self._pending = []
+            self._pending_size = 0
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        if rest:
+            if len(rest) > self._limit:
+                raise self._too_large()
+            self._pending.append(rest)
+            self._pending_size = len(rest)
         frames: list[SSEFrame] = []
         for line in lines:
             if not line:
@@ -88,6 +132,7 @@ class SSEDecoder:
                     )
                 self._event = None
                 self._data = None
+                self._data_size = 0
                 continue
             if line[:1] == b":":
                 continue
@@ -95,6 +140,9 @@ class SSEDecoder:
             if sep and value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
+                self._data_size += len(value) + 1
+                if self._data_size > self._limit:
+                    raise self._too_large()
                 if self._data is None:
                     self._data = [value]
                 else:
@@ -107,4 +155,4 @@ class SSEDecoder:
     @property
     def pending(self) -> bool:
         """Whether an incomplete frame (or line) is buffered."""
-        return bool(self._buf) or self._data is not None or self._event is not None
+        return bool(self._pending) or self._data is not None or self._event is not None

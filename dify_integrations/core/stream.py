@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -19,8 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
+from pydantic import SecretStr
+
 from .accumulate import StreamResult
-from .config import Timeout
+from .config import Limits, Timeout
+from .decode import loads_json
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -49,19 +51,26 @@ logger = logging.getLogger("dify_integrations")
 # Events after which the server task is over (a chatflow's message_end follows its
 # workflow_finished at once).
 _TERMINAL = (MessageEndEvent, WorkflowFinishedEvent, WorkflowPausedEvent)
+_LIMITS = Limits()
 
 
 class _StreamCore:
     """Pure stream logic shared by the sync and async streams (no I/O)."""
 
-    def __init__(self, op: Operation[Any], timeout: Timeout, secret: str | None = None) -> None:
+    def __init__(
+        self,
+        op: Operation[Any],
+        timeout: Timeout,
+        secret: SecretStr | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._op = op
         self._timeout = timeout
-        # The API key, scrubbed from every error built from what the server sent.
-        self._secret = secret
-        self._decoder = SSEDecoder()
+        # The API key (kept masked), scrubbed from every error built from what the server sent.
+        self._secret_key = secret
+        self._decoder = SSEDecoder((limits or _LIMITS).max_frame_bytes)
         self.result = StreamResult()
-        self._last_content = time.monotonic()
+        self._last_content = self._last_frame = time.monotonic()
         self._stop_sent = False
         self._closed = False
         self._eof = False
@@ -85,11 +94,26 @@ class _StreamCore:
         """The end user the stream runs for (the stop call reuses it)."""
         return self._op.user
 
+    @property
+    def _secret(self) -> str | None:
+        key = self._secret_key
+        return None if key is None else key.get_secret_value()
+
     def _consume(self, chunk: bytes) -> None:
-        """Decode a chunk into queued events; an error is deferred until they are yielded."""
-        for frame in self._decoder.feed(chunk):
+        """Decode a chunk into queued events; an error is deferred until they are yielded.
+
+        Both idle bounds are checked on every chunk, whatever it holds: comment lines,
+        blank lines or part of a line that never ends reset neither of them.
+        """
+        now = time.monotonic()
+        try:
+            frames = self._decoder.feed(chunk)
+        except DifyError as exc:
+            self._deferred = (exc, None)
+            return
+        for frame in frames:
             try:
-                event = self._on_frame(frame)
+                event = self._on_frame(frame, now)
             except DifyError as exc:
                 self._deferred = (exc, None)
                 return
@@ -104,6 +128,22 @@ class _StreamCore:
                 self._deferred = (error, event)
                 return
             self._queue.append(event)
+        if now - self._last_frame > self._timeout.stream_idle:
+            self._deferred = (
+                APITimeoutError(
+                    f"no complete stream frame for {self._timeout.stream_idle:g} s "
+                    "(only partial lines, comments or blank lines)"
+                ),
+                None,
+            )
+        elif now - self._last_content > self._timeout.stream_total_idle:
+            self._deferred = (
+                APITimeoutError(
+                    f"no stream event for {self._timeout.stream_total_idle:g} s "
+                    "(only keep-alive pings, comments or partial lines)"
+                ),
+                None,
+            )
 
     def _next_ready(self) -> StreamEvent | None:
         """The next event, folded as it is handed out; the deferred error is raised.
@@ -122,25 +162,24 @@ class _StreamCore:
             raise error
         return None
 
-    def _on_frame(self, frame: SSEFrame) -> StreamEvent | None:
-        now = time.monotonic()
+    def _on_frame(self, frame: SSEFrame, now: float) -> StreamEvent | None:
+        self._last_frame = now
         if frame.data is None or frame.event == "ping":
-            if now - self._last_content > self._timeout.stream_total_idle:
-                raise APITimeoutError(
-                    f"no stream event for {self._timeout.stream_total_idle:g} s "
-                    "(only keep-alive pings)"
-                )
             return None
         try:
-            obj = json.loads(frame.data)
+            obj = loads_json(frame.data)
         except ValueError:
             raise self._decode_error("not JSON", frame.data) from None
         if isinstance(obj, dict) and not isinstance(obj.get("event"), str) and frame.event:
             obj["event"] = frame.event
         if not isinstance(obj, dict) or not isinstance(obj.get("event"), str):
             raise self._decode_error("no 'event' name", frame.data)
+        try:
+            event = parse_event(obj)
+        except ValueError as exc:
+            raise self._decode_error(str(exc), frame.data) from None
         self._last_content = now
-        return parse_event(obj)
+        return event
 
     def _decode_error(self, reason: str, data: str) -> StreamDecodeError:
         """The error for a malformed frame: a redacted excerpt (redacted before the cut)."""
@@ -230,9 +269,10 @@ class EventStream(_StreamCore):
         close_transport: Callable[[], None],
         run_stop: Callable[[Operation[Any]], Any],
         map_error: Callable[[BaseException], BaseException | None],
-        secret: str | None = None,
+        secret: SecretStr | None = None,
+        limits: Limits | None = None,
     ) -> None:
-        super().__init__(op, timeout, secret)
+        super().__init__(op, timeout, secret, limits)
         self._chunks = chunks
         self._close_transport = close_transport
         self._run_stop = run_stop
@@ -335,26 +375,48 @@ class AsyncEventStream(_StreamCore):
         timeout: Timeout,
         run_stop: Callable[[Operation[Any]], Awaitable[Any]],
         map_error: Callable[[BaseException], BaseException | None],
-        secret: str | None = None,
+        secret: SecretStr | None = None,
+        limits: Limits | None = None,
+        spawn_stop: Callable[[Operation[Any]], asyncio.Future[Any]] | None = None,
     ) -> None:
-        super().__init__(op, timeout, secret)
+        super().__init__(op, timeout, secret, limits)
         self._open_stream = open_stream
         self._run_stop = run_stop
+        self._spawn_stop = spawn_stop
         self._map_error = map_error
         self._chunks: AsyncIterator[bytes] | None = None
         self._close_transport: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _ensure_open(self) -> AsyncIterator[bytes]:
         if self._chunks is None:
             if self._closed:
                 raise DifyError("the stream is closed")
+            self._loop = asyncio.get_running_loop()
             self._chunks, self._close_transport = await self._open_stream()
+            self._last_content = self._last_frame = time.monotonic()
         return self._chunks
+
+    def _check_loop(self) -> None:
+        """Refuse use from another event loop than the one the stream was opened in.
+
+        Its connection belongs to that loop: the stream is closed (the socket shut down
+        at once, the transport released in its own loop) and a clear error raised.
+        """
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return
+        self._close_in_background()
+        raise DifyError(
+            "this stream was opened in another event loop and cannot be used from this "
+            "one; it was closed (open a new stream in this loop)"
+        )
 
     def __aiter__(self) -> AsyncEventStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
+        self._check_loop()
         try:
             event = self._next_ready()
             if event is not None:
@@ -376,6 +438,9 @@ class AsyncEventStream(_StreamCore):
                 self._consume(chunk)
         except StopAsyncIteration:
             raise
+        except asyncio.CancelledError:
+            self._close_in_background()  # a cancellation never waits for the stop call
+            raise
         except BaseException as exc:
             mapped = self._map_error(exc)
             scrub_exception(exc, self._secret)
@@ -385,14 +450,7 @@ class AsyncEventStream(_StreamCore):
             raise
 
     async def _shielded_close(self) -> None:
-        task = asyncio.ensure_future(self.aclose())
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # Cancelled again while cleaning up: let the close finish in the background.
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
-            raise
+        await self.aclose()
 
     async def until_done(self) -> StreamResult:
         """Consume the rest of the stream and return the final fold."""
@@ -410,19 +468,41 @@ class AsyncEventStream(_StreamCore):
         self._stop_sent = True
         await self._run_stop(op)
 
-    async def aclose(self) -> None:
-        """Close the connection; stop the server task if the stream was not finished."""
+    def _close_now(self) -> Operation[Any] | None:
+        """Close the connection at once; the stop call still to make, if any."""
+        stop_op = self._begin_close()
+        close_transport = self._close_transport
+        if close_transport is not None:
+            with contextlib.suppress(Exception):
+                close_transport()
+        return stop_op
+
+    def _close_in_background(self) -> None:
+        """Close the connection now and leave the stop call (if any) to a background task."""
         if self._closed:
             return
-        stop_op = self._begin_close()
-        if self._close_transport is not None:
-            with contextlib.suppress(Exception):
-                self._close_transport()
+        stop_op = self._close_now()
         if stop_op is not None:
-            try:
-                await self._run_stop(stop_op)
-            except Exception as exc:  # best effort: never raise from close
-                logger.debug("stop after early close failed: %s", type(exc).__name__)
+            self._stop_in_background(stop_op)
+
+    def _stop_in_background(self, stop_op: Operation[Any]) -> asyncio.Future[Any]:
+        """Start the stop call as a task of its own (the client waits for it on close)."""
+        if self._spawn_stop is not None:
+            return self._spawn_stop(stop_op)
+        return _spawn(self._run_stop(stop_op))
+
+    async def aclose(self) -> None:
+        """Close the connection; stop the server task if the stream was not finished.
+
+        The stop call has its own short budget (`Timeout.stop`) and is not retried; if
+        the closing task is cancelled meanwhile, the cancellation goes through at once
+        and the stop call finishes in the background.
+        """
+        if self._closed:
+            return
+        stop_op = self._close_now()
+        if stop_op is not None:
+            await asyncio.shield(self._stop_in_background(stop_op))
 
     async def __aenter__(self) -> AsyncEventStream:
         try:
@@ -438,28 +518,33 @@ class AsyncEventStream(_StreamCore):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+            self._close_in_background()  # a cancellation never waits for the stop call
+            return
         await self._shielded_close()
 
     def __del__(self) -> None:
         if getattr(self, "_closed", True) or getattr(self, "_chunks", None) is None:
             return
-        stop_op = self._begin_close()
-        close_transport = self._close_transport
-        if close_transport is not None:
-            with contextlib.suppress(Exception):
-                close_transport()
+        stop_op = self._close_now()
         if stop_op is None:
             return
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(_quiet(self._run_stop(stop_op)))
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
+        self._stop_in_background(stop_op)
 
 
 _BACKGROUND: set[asyncio.Future[Any]] = set()
+
+
+def _spawn(awaitable: Awaitable[Any]) -> asyncio.Future[Any]:
+    """Run ``awaitable`` in the background of the running loop; its failure is only logged."""
+    task = asyncio.ensure_future(_quiet(awaitable))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return task
 
 
 async def _quiet(awaitable: Awaitable[Any]) -> None:

@@ -22,7 +22,9 @@ __all__ = [
     "check_json_numbers",
     "check_mime_type",
     "check_regular_file",
+    "check_upload_size",
     "path_segment",
+    "upload_size_limit",
     "uuid_id",
 ]
 
@@ -212,4 +214,54 @@ def check_regular_file(st: os.stat_result, what: str) -> None:
         raise ValueError(
             f"{what} is not a regular file (a device, FIFO, socket or directory): only "
             "regular files can be uploaded"
+        )
+
+
+# Dify's FileService sorts uploads by extension into these kinds, each with its own limit
+# (``system_parameters`` of ``GET /parameters``, in MB).
+_SIZE_LIMIT_KEYS: Final = (
+    (frozenset({"jpg", "jpeg", "png", "webp", "gif", "svg"}), "image_file_size_limit"),
+    (frozenset({"mp4", "mov", "mpeg", "webm"}), "video_file_size_limit"),
+    (frozenset({"mp3", "m4a", "wav", "amr", "mpga"}), "audio_file_size_limit"),
+)
+_MB: Final = 1024 * 1024
+
+
+def _limit_key(filename: str | None) -> str:
+    extension = (filename or "").rsplit(".", 1)[-1].lower() if "." in (filename or "") else ""
+    return next((key for exts, key in _SIZE_LIMIT_KEYS if extension in exts), "file_size_limit")
+
+
+def upload_size_limit(
+    filename: str | None, system_parameters: Mapping[str, Any] | None
+) -> int | None:
+    """Dify's size limit in bytes for uploading ``filename``, or ``None`` when not known.
+
+    Args:
+        filename: The name sent (its extension picks the kind, as Dify does).
+        system_parameters: ``system_parameters`` of the app's ``GET /parameters``.
+
+    Returns:
+        The limit in bytes; ``None`` without parameters or without a positive limit.
+    """
+    if not isinstance(system_parameters, Mapping):
+        return None
+    value = system_parameters.get(_limit_key(filename))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return None
+    if not math.isfinite(value):
+        return None
+    return int(value * _MB)
+
+
+def check_upload_size(filename: str | None, size: int, limit: int | None) -> None:
+    """Refuse a file over ``limit`` bytes (Dify would answer 413 after the whole upload).
+
+    Raises:
+        ValueError: If ``size`` exceeds ``limit``.
+    """
+    if limit is not None and size > limit:
+        raise ValueError(
+            f"file {filename!r} is larger than this Dify app accepts: over "
+            f"{limit / _MB:g} MB ({_limit_key(filename)} of the app's /parameters)"
         )

@@ -9,8 +9,8 @@ Both ``DifyWorkflowTool`` adapters (LangChain and LlamaIndex) describe the app w
 ``partial-succeeded`` the same: Dify finished the run with its error-handling branches
 ``failed``/``stopped`` a tool error carrying Dify's error text (LangChain raises
                      ``ToolException``; LlamaIndex returns ``ToolOutput(is_error=True)``)
-``paused``           a normal result saying the run is paused and waits for human input
-                     (never an error, never passed off as finished outputs)
+``paused``           a normal result saying the run is paused and waits for a person, with
+                     the form(s) to fill (never an error, never passed off as outputs)
 anything else        a tool error naming the unknown status (never a guess)
 ==================== ======================================================================
 
@@ -33,6 +33,7 @@ __all__ = [
     "WorkflowOutcome",
     "WorkflowToolSpec",
     "describe_workflow_app",
+    "pause_notice",
     "render_workflow_outputs",
     "workflow_outcome",
 ]
@@ -118,6 +119,10 @@ class WorkflowOutcome:
         workflow_run_id: The run id.
         task_id: The task id.
         details: ``elapsed_time``, ``total_tokens`` and ``total_steps`` of the run.
+        human_input: For a paused run, the forms a person must fill (``form_token``,
+            ``form_content``, ``inputs``, ``actions``, ``expiration_time``,
+            ``workflow_run_id``...): submit one with ``submit_human_input_form`` and the
+            run goes on (``resume_workflow_run``).
     """
 
     status: str | None
@@ -128,21 +133,50 @@ class WorkflowOutcome:
     workflow_run_id: str | None = None
     task_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    human_input: list[dict[str, Any]] = field(default_factory=list)
 
     def artifact(self) -> dict[str, Any]:
-        """The run's record: ``outputs``, ids, ``status`` and the run's figures."""
-        return {
+        """The run's record: ``outputs``, ids, ``status``, the run's figures (and forms)."""
+        record = {
             "outputs": self.outputs,
             "workflow_run_id": self.workflow_run_id,
             "task_id": self.task_id,
             "status": self.status,
             **self.details,
         }
+        if self.human_input:
+            record["human_input"] = [dict(form) for form in self.human_input]
+        return record
 
     @classmethod
     def from_error(cls, exc: BaseException) -> WorkflowOutcome:
         """The outcome of a run whose stream broke off with ``exc`` (a tool error)."""
         return cls(status="error", content=str(exc), is_error=True)
+
+
+def pause_notice(workflow_run_id: str | None, forms: list[dict[str, Any]]) -> str:
+    """What a tool tells an agent about a paused run: it waits for a person, and for what.
+
+    The notice names each form (its node, content, inputs and actions) so the agent can
+    tell the user what is asked; it never reads as finished outputs.
+    """
+    run = f" {workflow_run_id}" if workflow_run_id else ""
+    lines = [
+        f"The Dify workflow run{run} is paused: it waits for a person to answer a form "
+        "(human input) and has no outputs yet."
+    ]
+    for form in forms:
+        title = form.get("node_title") or form.get("node_id") or "Human Input"
+        lines.append(f"Form {title!r}: {str(form.get('form_content') or '').strip()}")
+        names = [str(i.get("output_variable_name")) for i in form.get("inputs") or []]
+        if names:
+            lines.append(f"  inputs: {', '.join(names)}")
+        actions = [str(a.get("id")) for a in form.get("actions") or [] if a.get("id")]
+        if actions:
+            lines.append(f"  actions: {', '.join(actions)}")
+        if form.get("form_token"):
+            lines.append(f"  form_token: {form['form_token']}")
+    return "\n".join(lines)
 
 
 def workflow_outcome(result: StreamResult) -> WorkflowOutcome:
@@ -164,12 +198,13 @@ def workflow_outcome(result: StreamResult) -> WorkflowOutcome:
     if status in SUCCESS_STATUSES:
         return WorkflowOutcome(content=render_workflow_outputs(outputs, result.answer), **common)
     if status == "paused":
-        run = f" {result.workflow_run_id}" if result.workflow_run_id else ""
-        notice = (
-            f"The Dify workflow run{run} is paused: it waits for human input and has no "
-            "outputs yet."
+        forms = [form.model_dump() for form in result.human_input]
+        return WorkflowOutcome(
+            content=pause_notice(result.workflow_run_id, forms),
+            paused=True,
+            human_input=forms,
+            **common,
         )
-        return WorkflowOutcome(content=notice, paused=True, **common)
     if status in _ERROR_STATUSES:
         text = result.error or f"Dify workflow run {status}"
         return WorkflowOutcome(content=text, is_error=True, **common)

@@ -17,7 +17,6 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticUndefined
@@ -145,6 +144,9 @@ class DifyConnection(BaseModel):
         # the same way.
         if self.api_key is not None:
             check_api_key(self.api_key.get_secret_value())
+        # The same for the base URL (it may hold user info with a password): at
+        # construction, so a bad URL fails early and plain http warns early.
+        self.base_url = check_base_url(self.base_url, stacklevel=3)
 
     @model_validator(mode="before")
     @classmethod
@@ -161,12 +163,6 @@ class DifyConnection(BaseModel):
     def _prepare_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
         """Hook for a subclass to unpack framework-shaped arguments before the check."""
         return data
-
-    @field_validator("base_url")
-    @classmethod
-    def _vet_base_url(cls, value: str) -> str:
-        # At construction, not first use: a bad URL fails early, plain http warns early.
-        return check_base_url(value, stacklevel=6)
 
     def _clients(self) -> _LangChainClients:
         """The client pair, built on first use from the fields (``ValueError`` without a key)."""

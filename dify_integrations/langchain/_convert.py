@@ -27,6 +27,7 @@ from langchain_core.messages.ai import UsageMetadata
 
 from dify_integrations.core.conversation import Turn
 from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.trace_ids import as_trace_id
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -340,3 +341,14 @@ def chunk_to_document(chunk: Chunk) -> Document:
     ``document_id``, ``document_name``, ``segment_id``, ``segment_position``).
     """
     return Document(id=chunk.id, page_content=chunk.text, metadata=dict(chunk.metadata))
+
+
+def call_trace_id(run_manager: Any, kwargs: Mapping[str, Any] | None = None) -> str | None:
+    """``X-Trace-Id`` of a call: ``trace_id=`` if the caller gave one, else LangChain's run id.
+
+    Dify then joins its own trace to the LangSmith (or other tracer's) run.
+    """
+    given = (kwargs or {}).get("trace_id")
+    if given is not None:
+        return str(given)
+    return as_trace_id(getattr(run_manager, "run_id", None))

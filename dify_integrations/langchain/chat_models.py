@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, NoReturn, cast
@@ -17,7 +17,7 @@ from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult, LLMResult
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import PrivateAttr
 
 from dify_integrations.core import operations as ops
@@ -26,9 +26,11 @@ from dify_integrations.core.conversation import (
     ConversationTracker,
     plan_conversation,
 )
+from dify_integrations.core.human_input import pick_form
 from dify_integrations.langchain._base import DifyModelBase
 from dify_integrations.langchain._convert import (
     FileSpec,
+    call_trace_id,
     combine_llm_outputs,
     dify_file_object,
     extract_files,
@@ -37,8 +39,11 @@ from dify_integrations.langchain._convert import (
     usage_to_metadata,
 )
 from dify_integrations.langchain._fold import AnswerFolder
+from dify_integrations.langchain._structured import structured_runnable
 
 __all__ = ["ChatDify"]
+
+_MAX_PAUSED: Final = 256
 
 
 @dataclass(frozen=True)
@@ -76,54 +81,54 @@ class ChatDify(DifyModelBase, BaseChatModel):
         ``app-…``) and, for self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key: The app's API key; else ``DIFY_API_KEY``.
-        base_url: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
-        inputs: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
-        system_input_key: The app variable that receives system messages. Dify keeps a
+        - ``api_key``: The app's API key; else ``DIFY_API_KEY``.
+        - ``base_url``: The Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: The Dify end-user id; else ``DIFY_USER``, else ``"langchain"``.
+        - ``inputs``: The app's variables, sent with every call (a per-call ``inputs=`` adds to them).
+        - ``system_input_key``: The app variable that receives system messages. Dify keeps a
             conversation's inputs from its first message, so a variable cannot carry
             changing system content (retrieved context): a changed value for a continued
             conversation is dropped by Dify, with a warning. When unset (the default),
             system content is sent in front of the query of every turn where it differs
             from what the conversation already received.
-        stop: Stop sequences, honoured client side: the output is cut at the first one
+        - ``stop``: Stop sequences, honoured client side: the output is cut at the first one
             and the server task is stopped.
-        timeout, max_retries: Passed to the Dify client.
-        client, async_client: Existing clients to share connection pools.
-        model: The ``model_name`` to report; by default the app's name from ``GET /info``
+        - ``timeout``, ``max_retries``: Passed to the Dify client.
+        - ``client``, ``async_client``: Existing clients to share connection pools.
+        - ``model``: The ``model_name`` to report; by default the app's name from ``GET /info``
             (fetched once per instance), else ``"dify"``.
-        temperature, max_tokens: Accepted for compatibility and reported to tracing, but
+        - ``temperature``, ``max_tokens``: Accepted for compatibility and reported to tracing, but
             **not sent**: a Dify app's model settings are fixed in the app.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import ChatDify
 
-            from dify_integrations.langchain import ChatDify
-
-            llm = ChatDify(api_key="app-...", base_url="http://localhost/v1")
+        llm = ChatDify(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            msg = llm.invoke("How do I reset my password?")
-            msg.content
-            msg.response_metadata["conversation_id"]
+        ```python
+        msg = llm.invoke("How do I reset my password?")
+        msg.content
+        msg.response_metadata["conversation_id"]
+        ```
 
     Stream:
-        .. code-block:: python
-
-            for chunk in llm.stream("Tell me about refunds"):
-                print(chunk.content, end="", flush=True)
+        ```python
+        for chunk in llm.stream("Tell me about refunds"):
+            print(chunk.content, end="", flush=True)
+        ```
 
         The last chunk has ``chunk_position="last"`` and carries the usage and metadata.
         Leaving the loop early closes the connection and stops the server task.
 
     Async:
-        .. code-block:: python
-
-            msg = await llm.ainvoke("hi")
-            async for chunk in llm.astream("hi"):
-                ...
+        ```python
+        msg = await llm.ainvoke("hi")
+        async for chunk in llm.astream("hi"):
+            ...
+        ```
 
         Native async on ``aiohttp`` (no thread per call).
 
@@ -158,10 +163,17 @@ class ChatDify(DifyModelBase, BaseChatModel):
 
     Token usage:
         ``msg.usage_metadata`` holds ``input_tokens``, ``output_tokens`` and
-        ``total_tokens`` (on one chunk only when streaming).
+        ``total_tokens`` (on one chunk only when streaming). Callback handlers get
+        ``llm_output`` in ``on_llm_end``: ``token_usage`` (``prompt_tokens``,
+        ``completion_tokens``, ``total_tokens``), ``model_name`` and ``model_provider``.
+
+    Tracing:
+        ``ls_provider`` is ``"dify"``; ``ls_model_name`` is the app's name from the first
+        call on (read once with ``GET /info`` before it, after the input is checked), or
+        ``model=``. ``msg.id`` is Dify's message id.
 
     Response metadata:
-        ``model_name``, ``conversation_id``, ``message_id``, ``task_id``, ``usage`` (Dify's
+        ``model_name``, ``model_provider`` (``"dify"``), ``conversation_id``, ``message_id``, ``task_id``, ``usage`` (Dify's
         raw usage: prices, currency, latency), ``retriever_resources`` (citations) and
         ``finish_reason``. Agent apps' thoughts are in ``additional_kwargs["agent_thoughts"]``.
         When Dify's moderation replaced the answer mid-stream, ``invoke`` returns the
@@ -183,8 +195,12 @@ class ChatDify(DifyModelBase, BaseChatModel):
     auto_generate_name: bool | None = None
     """Whether Dify names new conversations automatically (Dify's default: yes)."""
 
+    workflow_id: str | None = None
+    """Chatflows: answer with this published workflow version (a UUID), not the latest."""
+
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
+    _paused: dict[str, tuple[ConversationPlan, str]] = PrivateAttr(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
@@ -197,6 +213,38 @@ class ChatDify(DifyModelBase, BaseChatModel):
             NotImplementedError: Always, saying what to use instead.
         """
         raise NotImplementedError(TOOLS_NOT_SUPPORTED)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["json_schema", "json_mode", "function_calling"] = "json_schema",
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """The app's answer as a validated object: a pydantic model, a TypedDict or a dict.
+
+        A Dify app owns its model, so this works by instructing the app: the last human
+        message gets an instruction to reply with one JSON object (``json_schema``: matching
+        the schema, which is sent along; ``json_mode``: any JSON object, checked against
+        ``schema`` when one is given). The answer is then parsed and validated.
+
+        Args:
+            schema: A pydantic model class, a TypedDict or a JSON schema dict.
+            method: ``"json_schema"`` (default) or ``"json_mode"``. ``"function_calling"``
+                raises ``NotImplementedError``: Dify apps do not expose tool calling.
+            include_raw: Return ``{"raw": AIMessage, "parsed": ..., "parsing_error": ...}``
+                instead of raising when the answer does not validate.
+
+        Raises:
+            OutputParserException: (also a ``ValueError``) when the answer is not JSON or
+                does not match the schema; the message names the schema.
+        """
+        if kwargs:
+            raise TypeError(f"with_structured_output got unexpected arguments: {sorted(kwargs)}")
+        return structured_runnable(
+            self, self._convert_input, schema, method=method, include_raw=include_raw
+        )
 
     def _should_stream(
         self,
@@ -272,6 +320,12 @@ class ChatDify(DifyModelBase, BaseChatModel):
 
     def _finish(self, call: _ChatCall, folder: AnswerFolder) -> ChatGenerationChunk:
         self._tracker.record(call.plan, folder.answer, folder.result.conversation_id)
+        run_id = folder.result.workflow_run_id
+        if folder.result.paused and run_id:
+            # Remembered so that the resumed answer completes this turn of the conversation.
+            self._paused[run_id] = (call.plan, call.user)
+            while len(self._paused) > _MAX_PAUSED:
+                self._paused.pop(next(iter(self._paused)))
         return self._final_chunk(folder, folder.flush())
 
     def _result(self, folder: AnswerFolder) -> ChatResult:
@@ -396,6 +450,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
             "conversation_id": call.conversation_id,
             "files": files or None,
             "auto_generate_name": self.auto_generate_name,
+            "workflow_id": self.workflow_id,
         }
 
     # ------------------------------------------------------------------ sync
@@ -422,7 +477,11 @@ class ChatDify(DifyModelBase, BaseChatModel):
             for spec in call.files
         ]
         folder.set_stop(call.stop)
-        stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
+        stream = client.stream_chat_message(
+            call.query,
+            **self._stream_kwargs(call, files),
+            trace_id=call_trace_id(run_manager, kwargs),
+        )
         yield from self._emit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
         final = self._finish(call, folder)
         if run_manager:
@@ -472,7 +531,11 @@ class ChatDify(DifyModelBase, BaseChatModel):
                 upload_id = uploaded.id
             files.append(dify_file_object(spec, upload_id))
         folder.set_stop(call.stop)
-        stream = client.stream_chat_message(call.query, **self._stream_kwargs(call, files))
+        stream = client.stream_chat_message(
+            call.query,
+            **self._stream_kwargs(call, files),
+            trace_id=call_trace_id(run_manager, kwargs),
+        )
         emit = self._aemit(stream, folder, run_manager, self._text_chunk, self._reasoning_chunk)
         async with aclosing(emit) as chunks:
             async for chunk in chunks:
@@ -505,3 +568,82 @@ class ChatDify(DifyModelBase, BaseChatModel):
         async for _ in self._arun(messages, stop, run_manager, kwargs, folder):
             pass
         return self._result(folder)
+
+    # ------------------------------------------------------------------ human input
+
+    def _resume_target(
+        self, message: BaseMessage, form_token: str | None
+    ) -> tuple[str, str, str, ConversationPlan | None]:
+        meta = message.response_metadata or {}
+        token, run_id = pick_form(
+            meta.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=meta.get("workflow_run_id"),
+        )
+        plan, user = self._paused.get(run_id, (None, self._resolve_user(None)))
+        return token, run_id, user, plan
+
+    def _resumed(
+        self, run_id: str, plan: ConversationPlan | None, folder: AnswerFolder
+    ) -> AIMessage:
+        if plan is not None:
+            self._tracker.record(plan, folder.answer, folder.result.conversation_id)
+            self._paused.pop(run_id, None)
+        message = self._result(folder).generations[0].message
+        assert isinstance(message, AIMessage)
+        return message
+
+    def resume_with_input(
+        self,
+        message: BaseMessage,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> AIMessage:
+        """Answer the form a paused chatflow waits on, and return the resumed answer.
+
+        A chatflow that reaches a Human Input node answers with an ``AIMessage`` whose
+        ``response_metadata`` has ``status == "paused"`` and the forms in ``human_input``.
+        Show the form to a person, then pass their choice here: the form is submitted
+        (``POST /form/human_input/{form_token}``) and the run's resumed events are folded
+        into the answer, which may itself be paused again.
+
+        Args:
+            message: The paused answer.
+            action: The ``id`` of the action the person chose.
+            inputs: Their values, by each form input's ``output_variable_name``.
+            form_token: Which form, when the answer waits on several.
+
+        Raises:
+            ValueError: ``message`` is not a paused answer (before any request).
+            HumanInputFormClosedError: The form was already submitted or has expired.
+        """
+        token, run_id, user, plan = self._resume_target(message, form_token)
+        client = self._get_client()
+        client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        folder = AnswerFolder()
+        stream = client.stream_workflow_events(run_id, user=user, kind="chat")
+        for _ in self._emit(stream, folder, None, self._text_chunk, self._reasoning_chunk):
+            pass
+        return self._resumed(run_id, plan, folder)
+
+    async def aresume_with_input(
+        self,
+        message: BaseMessage,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> AIMessage:
+        """Async :meth:`resume_with_input`."""
+        token, run_id, user, plan = self._resume_target(message, form_token)
+        client = self._get_async_client()
+        await client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        folder = AnswerFolder()
+        stream = client.stream_workflow_events(run_id, user=user, kind="chat")
+        emit = self._aemit(stream, folder, None, self._text_chunk, self._reasoning_chunk)
+        async with aclosing(emit) as chunks:
+            async for _ in chunks:
+                pass
+        return self._resumed(run_id, plan, folder)

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge import DatasetDocument
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
@@ -68,12 +69,14 @@ class DifyLoader(BaseLoader):
         ``segment_id``, ``position`` and ``keywords``.
 
     Example:
-        .. code-block:: python
+        ```python
+        for doc in DifyLoader(dataset_id="...").lazy_load():
+            print(doc.metadata["document_name"], len(doc.page_content))
+        ```
 
-            for doc in DifyLoader(dataset_id="...").lazy_load():
-                print(doc.metadata["document_name"], len(doc.page_content))
     """
 
+    @checked_arguments(LANGCHAIN_ALIASES)
     def __init__(
         self,
         dataset_id: str,

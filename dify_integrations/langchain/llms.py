@@ -12,7 +12,11 @@ from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from dify_integrations.langchain._base import DifyModelBase
-from dify_integrations.langchain._convert import MODEL_PROVIDER, usage_to_metadata
+from dify_integrations.langchain._convert import (
+    MODEL_PROVIDER,
+    call_trace_id,
+    usage_to_metadata,
+)
 from dify_integrations.langchain._fold import AnswerFolder
 
 __all__ = ["DifyLLM"]
@@ -33,36 +37,36 @@ class DifyLLM(DifyModelBase, BaseLLM):
         ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key, base_url, user, timeout, max_retries, client, async_client: As for
+        - ``api_key``, ``base_url``, ``user``, ``timeout``, ``max_retries``, ``client``, ``async_client``: As for
             ``ChatDify``.
-        input_key: The app variable that receives the prompt (default ``"query"``).
-        inputs: Other app variables, sent with every call (per call: ``inputs=``).
-        stop: Stop sequences, honoured client side (output cut, server task stopped).
-        model: The ``model_name`` to report; by default the app's name, else ``"dify"``.
-        temperature, max_tokens: Accepted, not sent: fixed by the Dify app.
+        - ``input_key``: The app variable that receives the prompt (default ``"query"``).
+        - ``inputs``: Other app variables, sent with every call (per call: ``inputs=``).
+        - ``stop``: Stop sequences, honoured client side (output cut, server task stopped).
+        - ``model``: The ``model_name`` to report; by default the app's name, else ``"dify"``.
+        - ``temperature``, ``max_tokens``: Accepted, not sent: fixed by the Dify app.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyLLM
 
-            from dify_integrations.langchain import DifyLLM
-
-            llm = DifyLLM(api_key="app-...", base_url="http://localhost/v1")
+        llm = DifyLLM(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            text = llm.invoke("Write a tagline for a bakery")
+        ```python
+        text = llm.invoke("Write a tagline for a bakery")
+        ```
 
     Stream:
-        .. code-block:: python
-
-            for token in llm.stream("Write a tagline for a bakery"):
-                print(token, end="")
+        ```python
+        for token in llm.stream("Write a tagline for a bakery"):
+            print(token, end="")
+        ```
 
     Async:
-        .. code-block:: python
-
-            text = await llm.ainvoke("...")
+        ```python
+        text = await llm.ainvoke("...")
+        ```
 
     Response metadata:
         ``llm.generate([...]).generations[0][0].generation_info`` holds ``model_name``,
@@ -123,7 +127,9 @@ class DifyLLM(DifyModelBase, BaseLLM):
     ) -> Iterator[GenerationChunk]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        stream = self._get_client().stream_completion(**args)
+        stream = self._get_client().stream_completion(
+            **args, trace_id=call_trace_id(run_manager, kwargs)
+        )
         yield from self._emit(stream, folder, run_manager, _text_chunk)
         final = self._final_chunk(folder, folder.flush())
         if run_manager and final.text:
@@ -166,7 +172,9 @@ class DifyLLM(DifyModelBase, BaseLLM):
     ) -> AsyncGenerator[GenerationChunk, None]:
         args = self._call_args(prompt, kwargs)
         folder.set_stop(stop if stop is not None else self.stop)
-        stream = self._get_async_client().stream_completion(**args)
+        stream = self._get_async_client().stream_completion(
+            **args, trace_id=call_trace_id(run_manager, kwargs)
+        )
         async with aclosing(self._aemit(stream, folder, run_manager, _text_chunk)) as chunks:
             async for chunk in chunks:
                 yield chunk

@@ -34,31 +34,31 @@ class DifyRetriever(DifyDatasetConnection, BaseRetriever):
         used when it is not set) and, for self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        dataset_id: The knowledge base to search (or ``dataset_ids`` for several).
-        k: How many documents to return (Dify's ``top_k``); per call: ``invoke(q, k=2)``.
-        score_threshold: Drop hits scoring below this (``None``: no threshold).
-        search_method: ``semantic_search`` (default), ``full_text_search``,
+        - ``dataset_id``: The knowledge base to search (or ``dataset_ids`` for several).
+        - ``k``: How many documents to return (Dify's ``top_k``); per call: ``invoke(q, k=2)``.
+        - ``score_threshold``: Drop hits scoring below this (``None``: no threshold).
+        - ``search_method``: ``semantic_search`` (default), ``full_text_search``,
             ``hybrid_search`` or ``keyword_search``.
-        reranking_enable, reranking_mode, reranking_model, weights: Dify's reranking
+        - ``reranking_enable``, ``reranking_mode``, ``reranking_model``, ``weights``: Dify's reranking
             options, passed through.
-        metadata_filter: Dify's ``metadata_filtering_conditions``
+        - ``metadata_filter``: Dify's ``metadata_filtering_conditions``
             (``{"logical_operator": "and", "conditions": [...]}``), passed through.
-        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+        - ``truncate_query``: Dify rejects queries over 250 characters, so by default a longer
             query raises ``ValueError`` before any request; ``True`` sends its first 250
             characters instead.
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyRetriever
 
-            from dify_integrations.langchain import DifyRetriever
-
-            retriever = DifyRetriever(api_key="dataset-...", dataset_id="...", k=3)
+        retriever = DifyRetriever(api_key="dataset-...", dataset_id="...", k=3)
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            docs = retriever.invoke("How do refunds work?")
-            docs[0].page_content, docs[0].metadata["score"]
+        ```python
+        docs = retriever.invoke("How do refunds work?")
+        docs[0].page_content, docs[0].metadata["score"]
+        ```
 
     Async:
         ``await retriever.ainvoke(...)``.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
@@ -15,12 +15,14 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import Timeout
 from dify_integrations.core.errors import StreamError
+from dify_integrations.core.human_input import pick_form
 from dify_integrations.core.input_schema import InputField, fields_to_model, to_dify_inputs
 from dify_integrations.core.models import AppInfo, AppParameters
 from dify_integrations.core.pickling import importable
 from dify_integrations.core.progress import progress_payload
 from dify_integrations.core.workflow_tool import describe_workflow_app, workflow_outcome
 from dify_integrations.langchain._base import DifyConnection
+from dify_integrations.langchain._convert import call_trace_id
 
 __all__ = ["PROGRESS_EVENT", "DifyWorkflowTool"]
 
@@ -85,30 +87,30 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         From the app itself (name, description and argument schema come from
         ``GET /info`` and ``GET /parameters``):
 
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyWorkflowTool
 
-            from dify_integrations.langchain import DifyWorkflowTool
-
-            tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://localhost/v1")
+        tool = DifyWorkflowTool.from_app(api_key="app-...", base_url="http://localhost/v1")
+        ```
 
         Or with an explicit schema:
 
-        .. code-block:: python
+        ```python
+        class Args(BaseModel):
+            text: str
 
-            class Args(BaseModel):
-                text: str
-
-            tool = DifyWorkflowTool(
-                name="translate", description="Translate text", args_schema=Args,
-                api_key="app-...",
-            )
+        tool = DifyWorkflowTool(
+            name="translate", description="Translate text", args_schema=Args,
+            api_key="app-...",
+        )
+        ```
 
     Invoke:
-        .. code-block:: python
-
-            tool.invoke({"text": "bonjour"})            # content only
-            tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
-                         "args": {"text": "bonjour"}})   # ToolMessage with artifact
+        ```python
+        tool.invoke({"text": "bonjour"})            # content only
+        tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+                     "args": {"text": "bonjour"}})   # ToolMessage with artifact
+        ```
 
     Async:
         ``await tool.ainvoke(...)`` runs on the native async client.
@@ -123,6 +125,10 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
 
     input_fields: list[InputField] = Field(default_factory=list, exclude=True)
     """The app's variables as read from ``/parameters`` (used to build file inputs)."""
+
+    workflow_id: str | None = None
+    """Run this published version of the workflow (``POST /workflows/{workflow_id}/run``)
+    instead of the latest one; a UUID."""
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -274,7 +280,13 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         child = run_manager.get_child() if run_manager else None
         writer = _graph_writer()
         try:
-            with self._get_client().stream_workflow(inputs, user=self._resolve_user()) as stream:
+            stream = self._get_client().stream_workflow(
+                inputs,
+                user=self._resolve_user(),
+                workflow_id=self.workflow_id,
+                trace_id=call_trace_id(run_manager),
+            )
+            with stream:
                 for event in stream:
                     payload = progress_payload(event)
                     if payload is None:
@@ -300,7 +312,13 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
         client = self._get_async_client()
         writer = _graph_writer()
         try:
-            async with client.stream_workflow(inputs, user=self._resolve_user()) as stream:
+            stream = client.stream_workflow(
+                inputs,
+                user=self._resolve_user(),
+                workflow_id=self.workflow_id,
+                trace_id=call_trace_id(run_manager),
+            )
+            async with stream:
                 async for event in stream:
                     payload = progress_payload(event)
                     if payload is None:
@@ -312,6 +330,67 @@ class DifyWorkflowTool(DifyConnection, BaseTool):
                         await child.on_custom_event(
                             PROGRESS_EVENT, payload, run_id=run_manager.run_id
                         )
+        except StreamError as exc:
+            raise ToolException(str(exc)) from exc
+        return _outcome(stream.result)
+
+    # ------------------------------------------------------------------ human input
+
+    def resume_with_input(
+        self,
+        artifact: Mapping[str, Any],
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Answer the form a paused run waits on; the resumed run's ``(content, artifact)``.
+
+        A paused run is not an error: the tool returns a notice that the run waits for a
+        person, and its artifact carries the forms (``human_input``). Pass that artifact
+        with the person's choice: the form is submitted and the run's resumed events are
+        folded into the same ``(content, artifact)`` a run gives (a failed run raises
+        ``ToolException``; the run may pause again).
+
+        Raises:
+            ValueError: ``artifact`` is not of a paused run (before any request).
+            HumanInputFormClosedError: The form was already submitted or has expired.
+        """
+        token, run_id = pick_form(
+            artifact.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=artifact.get("workflow_run_id"),
+        )
+        user = self._resolve_user()
+        client = self._get_client()
+        client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        try:
+            with client.stream_workflow_events(run_id, user=user) as stream:
+                stream.until_done()
+        except StreamError as exc:
+            raise ToolException(str(exc)) from exc
+        return _outcome(stream.result)
+
+    async def aresume_with_input(
+        self,
+        artifact: Mapping[str, Any],
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Async :meth:`resume_with_input`."""
+        token, run_id = pick_form(
+            artifact.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=artifact.get("workflow_run_id"),
+        )
+        user = self._resolve_user()
+        client = self._get_async_client()
+        await client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        try:
+            async with client.stream_workflow_events(run_id, user=user) as stream:
+                await stream.until_done()
         except StreamError as exc:
             raise ToolException(str(exc)) from exc
         return _outcome(stream.result)

@@ -15,9 +15,11 @@ from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LANGCHAIN_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
+from dify_integrations.core.retrieval import check_query
 
 __all__ = ["DifyVectorStore"]
 
@@ -51,29 +53,29 @@ class DifyVectorStore(VectorStore):
         Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        dataset_id: The knowledge base.
-        search_method: ``semantic_search`` (default), ``full_text_search``,
+        - ``dataset_id``: The knowledge base.
+        - ``search_method``: ``semantic_search`` (default), ``full_text_search``,
             ``hybrid_search`` or ``keyword_search``.
-        wait: Wait until added documents are indexed (default ``True``).
-        indexing_timeout: Seconds to wait for indexing.
-        key_fn: ``key_fn(text, metadata) -> str``: the stable key of texts without an id
+        - ``wait``: Wait until added documents are indexed (default ``True``).
+        - ``indexing_timeout``: Seconds to wait for indexing.
+        - ``key_fn``: ``key_fn(text, metadata) -> str``: the stable key of texts without an id
             (default: ``source`` + content hash).
-        progress: Progress bar while ingesting (default: when stderr is a terminal).
+        - ``progress``: Progress bar while ingesting (default: when stderr is a terminal).
 
     Instantiate:
-        .. code-block:: python
+        ```python
+        from dify_integrations.langchain import DifyVectorStore
 
-            from dify_integrations.langchain import DifyVectorStore
-
-            store = DifyVectorStore.from_documents(docs, dataset_name="Handbook")
-            # or an existing knowledge base
-            store = DifyVectorStore(dataset_id="...")
+        store = DifyVectorStore.from_documents(docs, dataset_name="Handbook")
+        # or an existing knowledge base
+        store = DifyVectorStore(dataset_id="...")
+        ```
 
     Search:
-        .. code-block:: python
-
-            store.similarity_search("refund window", k=3, filter={"team": "billing"})
-            store.as_retriever(search_kwargs={"k": 3}).invoke("refund window")
+        ```python
+        store.similarity_search("refund window", k=3, filter={"team": "billing"})
+        store.as_retriever(search_kwargs={"k": 3}).invoke("refund window")
+        ```
 
     Ids:
         ``add_texts`` returns the Dify document ids, or the ids you gave (``ids=`` or
@@ -87,6 +89,7 @@ class DifyVectorStore(VectorStore):
         `ingest` to get the report without an exception.
     """
 
+    @checked_arguments(LANGCHAIN_ALIASES)
     def __init__(
         self,
         dataset_id: str,
@@ -321,13 +324,15 @@ class DifyVectorStore(VectorStore):
         """Search Dify: segments with their score (0-1, higher is closer).
 
         Args:
-            query: The search text (at most 250 characters for current Dify).
+            query: The search text (at most 250 characters: Dify refuses longer ones, so
+                they raise ``ValueError`` before any request).
             k: How many segments.
             filter: ``{name: value}`` (all equal; a list means "in") or Dify's
                 ``{"logical_operator", "conditions": [...]}``.
             **kwargs: ``score_threshold``, ``search_method``.
         """
         model = self._retrieval_model(k, filter, kwargs)
+        query = check_query(query)
         return self._results(self.client.retrieve(self.dataset_id, query, retrieval_model=model))
 
     async def asimilarity_search_with_score(

@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
     TextBlock,
     ThinkingBlock,
 )
+from llama_index.core.instrumentation.span import active_span_id
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import ToolOutput
 from llama_index.core.vector_stores.types import (
@@ -34,6 +35,7 @@ from pydantic import BaseModel
 from dify_integrations.core.conversation import Turn, render_transcript
 from dify_integrations.core.input_schema import InputField, to_dify_inputs
 from dify_integrations.core.retrieval import Chunk
+from dify_integrations.core.trace_ids import as_trace_id
 from dify_integrations.core.workflow_tool import WorkflowOutcome
 
 __all__ = [
@@ -454,11 +456,23 @@ def workflow_tool_output(
     stream broke off) and ``is_error`` the outcome's: failed, stopped and broken-off runs
     are errors an agent can read; a paused run is not.
     """
+    raw_output: Any = None if exception is not None else outcome.outputs
+    if outcome.paused:
+        # No outputs yet: the run's record, with the forms a person must fill.
+        raw_output = outcome.artifact()
     return ToolOutput(
         tool_name=tool_name,
         content=outcome.content,
         raw_input=raw_input,
-        raw_output=None if exception is not None else outcome.outputs,
+        raw_output=raw_output,
         is_error=outcome.is_error,
         exception=exception,
     )
+
+
+def span_trace_id() -> str | None:
+    """``X-Trace-Id`` of a call: the active LlamaIndex span id (``None`` outside a span).
+
+    Dify then joins its own trace to the LlamaIndex span that made the call.
+    """
+    return as_trace_id(active_span_id.get())

@@ -19,6 +19,7 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.conversation import Turn, plan_conversation
+from dify_integrations.core.human_input import pick_form
 from dify_integrations.core.retrieval import resource_to_chunk
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
@@ -28,6 +29,7 @@ from dify_integrations.llama_index._convert import (
     dify_messages_to_chat_history,
     messages_to_turns,
     result_metadata,
+    span_trace_id,
     to_chat_response,
 )
 from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, iter_steps
@@ -56,13 +58,13 @@ class DifyChatEngine(BaseChatEngine):
         Set ``DIFY_API_KEY`` (an app key) and ``DIFY_BASE_URL`` for a self-hosted Dify.
 
     Key init args:
-        api_key: App key; else ``DIFY_API_KEY``.
-        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: End-user id (Dify scopes conversations to it); else ``DIFY_USER``, else
+        - ``api_key``: App key; else ``DIFY_API_KEY``.
+        - ``base_url``: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: End-user id (Dify scopes conversations to it); else ``DIFY_USER``, else
             ``"llama-index"``.
-        inputs: App variables for a new conversation (Dify keeps a conversation's inputs).
-        conversation_id: Continue an existing conversation.
-        client, async_client: Existing core clients to share connection pools.
+        - ``inputs``: App variables for a new conversation (Dify keeps a conversation's inputs).
+        - ``conversation_id``: Continue an existing conversation.
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python
@@ -235,7 +237,11 @@ class DifyChatEngine(BaseChatEngine):
 
     def _open_sync(self, query: str, conversation_id: str | None) -> Any:
         return self._clients.sync.stream_chat_message(
-            query, user=self.user, inputs=self.inputs, conversation_id=conversation_id
+            query,
+            user=self.user,
+            inputs=self.inputs,
+            conversation_id=conversation_id,
+            trace_id=span_trace_id(),
         )
 
     def chat(
@@ -280,6 +286,57 @@ class DifyChatEngine(BaseChatEngine):
         response.chat_stream = gen()
         return response
 
+    def resume_with_input(
+        self,
+        response: AgentChatResponse,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> AgentChatResponse:
+        """Answer the form a paused chatflow waits on; the resumed answer.
+
+        A paused answer has ``metadata["status"] == "paused"`` and the forms in
+        ``metadata["human_input"]``. Pass it with a person's choice: the form is submitted
+        and the resumed run is folded into the answer of this turn (it may pause again).
+
+        Raises:
+            ValueError: ``response`` is not a paused answer (before any request).
+            HumanInputFormClosedError: The form was already submitted or has expired.
+        """
+        meta = response.metadata or {}
+        token, run_id = pick_form(
+            meta.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=meta.get("workflow_run_id"),
+        )
+        client = self._clients.sync
+        client.submit_human_input_form(token, action=action, inputs=inputs, user=self.user)
+        stream = client.stream_workflow_events(run_id, user=self.user, kind="chat")
+        result, text = fold(stream, self._on_finish)
+        return self._chat_response(result, text)
+
+    async def aresume_with_input(
+        self,
+        response: AgentChatResponse,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> AgentChatResponse:
+        """Async :meth:`resume_with_input`."""
+        meta = response.metadata or {}
+        token, run_id = pick_form(
+            meta.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=meta.get("workflow_run_id"),
+        )
+        client = self._clients.async_
+        await client.submit_human_input_form(token, action=action, inputs=inputs, user=self.user)
+        stream = client.stream_workflow_events(run_id, user=self.user, kind="chat")
+        result, text = await afold(stream, self._on_finish)
+        return self._chat_response(result, text)
+
     def reset(self, delete_old: bool = False) -> None:
         """Start a new conversation.
 
@@ -310,7 +367,11 @@ class DifyChatEngine(BaseChatEngine):
 
     def _open_async(self, query: str, conversation_id: str | None) -> Any:
         return self._clients.async_.stream_chat_message(
-            query, user=self.user, inputs=self.inputs, conversation_id=conversation_id
+            query,
+            user=self.user,
+            inputs=self.inputs,
+            conversation_id=conversation_id,
+            trace_id=span_trace_id(),
         )
 
     async def achat(

@@ -23,15 +23,18 @@ from llama_index.core.schema import (
     TextNode,
 )
 from llama_index.core.settings import Settings
+from llama_index.core.storage.docstore.types import RefDocInfo
 from llama_index.core.storage.storage_context import StorageContext
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from dify_integrations.core.models import RetrieveResponse
+from dify_integrations.core.retrieval import check_query
 from dify_integrations.llama_index._convert import metadata_filters_to_dify
 
 __all__ = ["DifyIndex", "DifyIndexRetriever"]
@@ -87,9 +90,11 @@ class DifyIndexRetriever(BaseRetriever):
         filters: MetadataFilters | Mapping[str, Any] | None = None,
         search_method: str | None = None,
         score_threshold: float | None = None,
+        truncate_query: bool = False,
         callback_manager: CallbackManager | None = None,
     ) -> None:
         self._index = index
+        self._truncate = truncate_query
         conditions = metadata_filters_to_dify(filters)
         self._model = ops.retrieval_model(
             top_k=similarity_top_k,
@@ -103,14 +108,18 @@ class DifyIndexRetriever(BaseRetriever):
         index = self._index
         return _nodes(
             index.client.retrieve(
-                index.dataset_id, query_bundle.query_str, retrieval_model=self._model
+                index.dataset_id,
+                check_query(query_bundle.query_str, truncate=self._truncate),
+                retrieval_model=self._model,
             )
         )
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         index = self._index
         response = await index.async_client.retrieve(
-            index.dataset_id, query_bundle.query_str, retrieval_model=self._model
+            index.dataset_id,
+            check_query(query_bundle.query_str, truncate=self._truncate),
+            retrieval_model=self._model,
         )
         return _nodes(response)
 
@@ -154,6 +163,7 @@ class DifyIndex(BaseManagedIndex):
 
     index_struct_cls = IndexDict
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         dataset_id: str,
@@ -286,15 +296,28 @@ class DifyIndex(BaseManagedIndex):
 
     # ------------------------------------------------------------------ reading
 
+    @property
+    def ref_doc_info(self) -> dict[str, RefDocInfo]:
+        """Every document of the knowledge base by its ``doc_id``: its segment ids as
+        ``node_ids`` and its metadata (one request per document, to list its segments)."""
+        out: dict[str, RefDocInfo] = {}
+        for doc in ing.list_all_documents(self.client, self.dataset_id):
+            segments = ing.all_segments(self.client, self.dataset_id, doc.id)
+            _, metadata, shown = ing.document_fields(doc, segments)
+            out[shown] = RefDocInfo(node_ids=[str(s.id) for s in segments], metadata=metadata)
+        return out
+
     def as_retriever(self, **kwargs: Any) -> BaseRetriever:
         """A retriever over this knowledge base (``similarity_top_k``, ``filters``,
-        ``search_method``, ``score_threshold``; other arguments are ignored)."""
+        ``search_method``, ``score_threshold``, ``truncate_query``: send the first 250
+        characters of a longer query instead of refusing it; other arguments are ignored)."""
         return DifyIndexRetriever(
             self,
             similarity_top_k=kwargs.get("similarity_top_k", self.similarity_top_k),
             filters=kwargs.get("filters"),
             search_method=kwargs.get("search_method"),
             score_threshold=kwargs.get("score_threshold"),
+            truncate_query=bool(kwargs.get("truncate_query", False)),
             callback_manager=self._callback_manager,
         )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -23,6 +23,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
+from llama_index.core.prompts import PromptTemplate
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,19 +43,24 @@ from dify_integrations.core.conversation import (
     ConversationTracker,
     plan_conversation,
 )
+from dify_integrations.core.human_input import pick_form
 from dify_integrations.core.pickling import KEY_SOURCE_STATE, KeySource, key_source_of
+from dify_integrations.core.structured import instruction, validate_answer
 from dify_integrations.llama_index._clients import ClientPair
 from dify_integrations.llama_index._convert import (
     ImageUpload,
     image_files,
     messages_to_prompt,
     messages_to_turns,
+    span_trace_id,
     to_chat_response,
     to_completion_response,
 )
 from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, iter_steps
 
 __all__ = ["DifyLLM"]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion"]
 _CHAT_MODES = ("chat", "agent-chat", "agent", "advanced-chat")
@@ -111,19 +117,19 @@ class DifyLLM(LLM):
         ``app-…``) and, for a self-hosted Dify, ``DIFY_BASE_URL``.
 
     Key init args:
-        api_key: App key; else ``DIFY_API_KEY``. Never serialized nor shown in ``repr``.
-        base_url: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
-        user: End-user id; else ``DIFY_USER``, else ``"llama-index"``.
-        app_mode: Skip the ``/info`` lookup by naming the mode.
-        input_key: Completion apps: the variable that receives the prompt (``"query"``).
-        inputs: App variables sent with every call.
-        system_variable: An app variable that receives the system prompt. Dify keeps a
+        - ``api_key``: App key; else ``DIFY_API_KEY``. Never serialized nor shown in ``repr``.
+        - ``base_url``: Service API root; else ``DIFY_BASE_URL``, else ``https://api.dify.ai/v1``.
+        - ``user``: End-user id; else ``DIFY_USER``, else ``"llama-index"``.
+        - ``app_mode``: Skip the ``/info`` lookup by naming the mode.
+        - ``input_key``: Completion apps: the variable that receives the prompt (``"query"``).
+        - ``inputs``: App variables sent with every call.
+        - ``system_variable``: An app variable that receives the system prompt. Dify keeps a
             conversation's inputs from its first message, so a variable cannot carry a
             changing system prompt (retrieved context): a changed value for a continued
             conversation is dropped by Dify, with a warning. Without it (the default) the
             system prompt travels in front of the query whenever it changes.
-        context_window, num_output: Reported in ``metadata`` (Dify does not expose them).
-        client, async_client: Existing core clients to share connection pools.
+        - ``context_window``, ``num_output``: Reported in ``metadata`` (Dify does not expose them).
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python
@@ -283,6 +289,47 @@ class DifyLLM(LLM):
         """Stable serialization id."""
         return "DifyLLM"
 
+    # ------------------------------------------------------------------ structured output
+
+    def structured_predict(
+        self,
+        output_cls: type[_Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> _Model:
+        """The app's answer as an ``output_cls`` instance (also what ``as_structured_llm`` uses).
+
+        A Dify app owns its model, so this instructs the app: the formatted prompt gets an
+        instruction to reply with one JSON object matching ``output_cls``'s JSON schema, and
+        the answer is parsed and validated.
+
+        Raises:
+            StructuredOutputError: (a ``ValueError``) when the answer is not JSON or does not
+                match ``output_cls``; the message names it.
+        """
+        text = self._structured_prompt(output_cls, prompt, prompt_args)
+        answer = self.complete(text, formatted=True, **(llm_kwargs or {})).text
+        return validate_answer(output_cls, answer)
+
+    async def astructured_predict(
+        self,
+        output_cls: type[_Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> _Model:
+        """Async :meth:`structured_predict`."""
+        text = self._structured_prompt(output_cls, prompt, prompt_args)
+        answer = (await self.acomplete(text, formatted=True, **(llm_kwargs or {}))).text
+        return validate_answer(output_cls, answer)
+
+    def _structured_prompt(
+        self, output_cls: type[BaseModel], prompt: PromptTemplate, prompt_args: dict[str, Any]
+    ) -> str:
+        text: str = prompt.format(llm=self, **prompt_args)
+        return text + instruction(output_cls.model_json_schema())
+
     # ------------------------------------------------------------------ metadata
 
     @property
@@ -415,14 +462,18 @@ class DifyLLM(LLM):
     ) -> Any:
         """The stream for ``request`` (the ``stream_*`` methods of both clients are plain)."""
         user = request.user
+        trace_id = span_trace_id()
         if request.completion:
-            return client.stream_completion(request.inputs, user=user, files=files or None)
+            return client.stream_completion(
+                request.inputs, user=user, files=files or None, trace_id=trace_id
+            )
         return client.stream_chat_message(
             request.query or "",
             user=user,
             inputs=request.inputs,
             conversation_id=request.conversation_id,
             files=files or None,
+            trace_id=trace_id,
         )
 
     def _open_sync(self, request: _Request) -> Any:
@@ -545,6 +596,51 @@ class DifyLLM(LLM):
 
         return gen()
 
+    # ------------------------------------------------------------------ human input
+
+    def resume_with_input(
+        self,
+        response: ChatResponse | CompletionResponse,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> ChatResponse:
+        """Answer the form a paused chatflow waits on, and return the resumed answer.
+
+        A chatflow that reaches a Human Input node answers with ``additional_kwargs``
+        ``status == "paused"`` and the forms in ``human_input``. Pass that response with a
+        person's choice: the form is submitted and the run's resumed events are folded
+        into a :class:`ChatResponse` (which may be paused again).
+
+        Raises:
+            ValueError: ``response`` is not a paused answer (before any request).
+            HumanInputFormClosedError: The form was already submitted or has expired.
+        """
+        token, run_id = _resume_target(response, form_token)
+        client = self._clients.sync
+        user = self._clients.user
+        client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        result, text = fold(client.stream_workflow_events(run_id, user=user, kind="chat"))
+        return to_chat_response(result, text=text)
+
+    async def aresume_with_input(
+        self,
+        response: ChatResponse | CompletionResponse,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> ChatResponse:
+        """Async :meth:`resume_with_input`."""
+        token, run_id = _resume_target(response, form_token)
+        client = self._clients.async_
+        user = self._clients.user
+        await client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        stream = client.stream_workflow_events(run_id, user=user, kind="chat")
+        result, text = await afold(stream)
+        return to_chat_response(result, text=text)
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
@@ -554,6 +650,15 @@ class DifyLLM(LLM):
     async def aclose(self) -> None:
         """Close every client this instance created."""
         await self._clients.aclose()
+
+
+def _resume_target(response: Any, form_token: str | None) -> tuple[str, str]:
+    extra = getattr(response, "additional_kwargs", None) or {}
+    return pick_form(
+        extra.get("human_input"),
+        form_token=form_token,
+        workflow_run_id=extra.get("workflow_run_id"),
+    )
 
 
 def _check_chat_mode(mode: str) -> None:

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
+from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
 from dify_integrations.core.knowledge import DatasetDocument
 from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
@@ -39,6 +40,7 @@ class DifyReader(BaseReader):
         ```
     """
 
+    @checked_arguments(LLAMA_INDEX_ALIASES)
     def __init__(
         self,
         *,

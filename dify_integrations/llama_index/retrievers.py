@@ -43,17 +43,17 @@ class DifyRetriever(PicklesWithoutKey, BaseRetriever):
 
     Key init args:
         dataset_id / dataset_ids: The knowledge base(s) to search.
-        similarity_top_k: Hits to return (per dataset, and after merging).
-        score_threshold: Minimum score; ``None`` turns the threshold off.
-        search_method: ``semantic_search``, ``full_text_search``, ``hybrid_search`` or
+        - ``similarity_top_k``: Hits to return (per dataset, and after merging).
+        - ``score_threshold``: Minimum score; ``None`` turns the threshold off.
+        - ``search_method``: ``semantic_search``, ``full_text_search``, ``hybrid_search`` or
             ``keyword_search``.
-        reranking_enable, reranking_mode, reranking_model, weights: Dify's reranking settings.
-        filters: ``MetadataFilters`` (or Dify ``metadata_filtering_conditions`` as a dict).
-        truncate_query: Dify rejects queries over 250 characters, so by default a longer
+        - ``reranking_enable``, ``reranking_mode``, ``reranking_model``, ``weights``: Dify's reranking settings.
+        - ``filters``: ``MetadataFilters`` (or Dify ``metadata_filtering_conditions`` as a dict).
+        - ``truncate_query``: Dify rejects queries over 250 characters, so by default a longer
             query raises ``ValueError`` before any request; ``True`` sends its first 250
             characters instead (useful under ``CondensePlusContextChatEngine``, whose
             condensed question can grow long).
-        client, async_client: Existing core clients to share connection pools.
+        - ``client``, ``async_client``: Existing core clients to share connection pools.
 
     Instantiate:
         ```python

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.tools.types import (
@@ -20,6 +20,7 @@ from dify_integrations.core.async_client import AsyncDifyClient
 from dify_integrations.core.client import DifyClient
 from dify_integrations.core.config import TimeoutLike
 from dify_integrations.core.errors import StreamError
+from dify_integrations.core.human_input import pick_form
 from dify_integrations.core.input_schema import InputField, fields_to_model
 from dify_integrations.core.pickling import PicklesWithoutKey, importable
 from dify_integrations.core.progress import progress_payload
@@ -29,7 +30,11 @@ from dify_integrations.core.workflow_tool import (
     workflow_outcome,
 )
 from dify_integrations.llama_index._clients import ClientPair
-from dify_integrations.llama_index._convert import tool_arguments, workflow_tool_output
+from dify_integrations.llama_index._convert import (
+    span_trace_id,
+    tool_arguments,
+    workflow_tool_output,
+)
 from dify_integrations.llama_index._streaming import afold, fold
 
 __all__ = ["DifyWorkflowProgress", "DifyWorkflowTool"]
@@ -118,8 +123,10 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         max_retries: int | None = None,
         client: DifyClient | None = None,
         async_client: AsyncDifyClient | None = None,
+        workflow_id: str | None = None,
     ) -> None:
         self._metadata = metadata
+        self._workflow_id = workflow_id
         self._fields = list(fields)
         custom = metadata.fn_schema not in (None, DefaultToolFnSchema)
         self._schema: type[BaseModel] = (
@@ -175,6 +182,7 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         return_direct: bool = False,
         client: DifyClient | None = None,
         async_client: AsyncDifyClient | None = None,
+        workflow_id: str | None = None,
     ) -> DifyWorkflowTool:
         """Describe a workflow app as a tool, from its ``/info`` and ``/parameters``.
 
@@ -189,6 +197,8 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
             return_direct: Whether an agent returns the tool output as its answer.
             client: An existing sync client.
             async_client: An existing async client.
+            workflow_id: Run this published version of the workflow (a UUID) instead of
+                the latest one.
 
         Returns:
             The tool.
@@ -205,6 +215,7 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
             max_retries=max_retries,
             client=client,
             async_client=async_client,
+            workflow_id=workflow_id,
         )
         sync = tool._clients.sync
         tool._describe(sync.get_info(), sync.get_parameters(), name, description, return_direct)
@@ -224,6 +235,7 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         return_direct: bool = False,
         client: DifyClient | None = None,
         async_client: AsyncDifyClient | None = None,
+        workflow_id: str | None = None,
     ) -> DifyWorkflowTool:
         """Async :meth:`from_app` (the two lookups go through the async client)."""
         tool = cls(
@@ -235,6 +247,7 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
             max_retries=max_retries,
             client=client,
             async_client=async_client,
+            workflow_id=workflow_id,
         )
         aclient = tool._clients.async_
         info = await aclient.get_info()
@@ -276,7 +289,12 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         """Run the workflow with these inputs (streaming) and wait for its outputs."""
         inputs = tool_arguments(self._fields, self._schema, args, kwargs)
         name = self._metadata.get_name()
-        stream = self._clients.sync.stream_workflow(inputs, user=self._clients.user)
+        stream = self._clients.sync.stream_workflow(
+            inputs,
+            user=self._clients.user,
+            workflow_id=getattr(self, "_workflow_id", None),
+            trace_id=span_trace_id(),
+        )
         try:
             result, _ = fold(stream)
         except StreamError as exc:
@@ -292,7 +310,12 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         """
         inputs = tool_arguments(self._fields, self._schema, args, kwargs)
         name = self._metadata.get_name()
-        stream = self._clients.async_.stream_workflow(inputs, user=self._clients.user)
+        stream = self._clients.async_.stream_workflow(
+            inputs,
+            user=self._clients.user,
+            workflow_id=getattr(self, "_workflow_id", None),
+            trace_id=span_trace_id(),
+        )
         ctx = _step_context()
         try:
             if ctx is None:
@@ -307,6 +330,67 @@ class DifyWorkflowTool(PicklesWithoutKey, AsyncBaseTool):
         except StreamError as exc:
             return workflow_tool_output(WorkflowOutcome.from_error(exc), name, inputs, exc)
         return workflow_tool_output(workflow_outcome(result), name, inputs)
+
+    def _resume_target(
+        self, output: ToolOutput, form_token: str | None
+    ) -> tuple[str, str, dict[str, Any]]:
+        record = output.raw_output if isinstance(output.raw_output, dict) else {}
+        token, run_id = pick_form(
+            record.get("human_input"),
+            form_token=form_token,
+            workflow_run_id=record.get("workflow_run_id"),
+        )
+        return token, run_id, dict(output.raw_input or {})
+
+    def resume_with_input(
+        self,
+        output: ToolOutput,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> ToolOutput:
+        """Answer the form a paused run waits on; the resumed run's output.
+
+        A paused run is not an error: its output says the run waits for a person and its
+        ``raw_output`` carries the forms (``human_input``). Pass that output with the
+        person's choice: the form is submitted and the resumed run is folded into the
+        output a run gives (it may pause again).
+
+        Raises:
+            ValueError: ``output`` is not of a paused run (before any request).
+            HumanInputFormClosedError: The form was already submitted or has expired.
+        """
+        token, run_id, raw_input = self._resume_target(output, form_token)
+        user = self._clients.user
+        client = self._clients.sync
+        client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        name = self._metadata.get_name()
+        try:
+            result, _ = fold(client.stream_workflow_events(run_id, user=user))
+        except StreamError as exc:
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, raw_input, exc)
+        return workflow_tool_output(workflow_outcome(result), name, raw_input)
+
+    async def aresume_with_input(
+        self,
+        output: ToolOutput,
+        *,
+        action: str,
+        inputs: Mapping[str, Any] | None = None,
+        form_token: str | None = None,
+    ) -> ToolOutput:
+        """Async :meth:`resume_with_input`."""
+        token, run_id, raw_input = self._resume_target(output, form_token)
+        user = self._clients.user
+        client = self._clients.async_
+        await client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
+        name = self._metadata.get_name()
+        try:
+            result, _ = await afold(client.stream_workflow_events(run_id, user=user))
+        except StreamError as exc:
+            return workflow_tool_output(WorkflowOutcome.from_error(exc), name, raw_input, exc)
+        return workflow_tool_output(workflow_outcome(result), name, raw_input)
 
     def close(self) -> None:
         """Close the sync client if this tool created it."""

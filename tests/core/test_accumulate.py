@@ -202,11 +202,13 @@ def test_unknown_events_and_fields_pass_through() -> None:
     result = StreamResult()
     assert result.add(future) == ""
     assert result.task_id == "t"
-    # A known event with odd types degrades instead of crashing the stream.
-    odd = parse_event({"event": "text_chunk", "data": "not-an-object"})
-    assert isinstance(odd, WorkflowEvent)
-    assert not isinstance(odd, TextChunkEvent)
-    assert result.add(odd) == ""
+    # A known event whose text cannot be read is reported, never dropped (issue 12 §2).
+    with pytest.raises(ValueError, match="'data' field cannot be read"):
+        parse_event({"event": "text_chunk", "data": "not-an-object"})
+    # An odd metadata type only loses that value: the event keeps its class and text.
+    odd = parse_event({"event": "text_chunk", "created_at": 1.5, "data": {"text": "t"}})
+    assert isinstance(odd, TextChunkEvent)
+    assert result.add(odd) == "t"
 
 
 def test_message_file_text_variant_counts_as_answer() -> None:

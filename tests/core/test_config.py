@@ -20,8 +20,10 @@ def test_resolve_from_arguments() -> None:
     assert cfg.api_key.get_secret_value() == KEY
     assert cfg.base_url == "http://127.0.0.1:5001/v1"
     assert cfg.user == "u1"
-    assert cfg.timeout == Timeout(read=12.0)
-    assert cfg.timeout.connect == 5.0
+    # One number bounds every wait of a call (issue 12 §11).
+    assert cfg.timeout == Timeout(
+        connect=5.0, read=12.0, stream_idle=12.0, stream_total_idle=12.0, stop=5.0
+    )
     assert cfg.max_retries == 0
 
 
@@ -65,7 +67,9 @@ def test_invalid_values() -> None:
 
 def test_timeout_coercion() -> None:
     assert Timeout.coerce(None) == Timeout()
-    assert Timeout.coerce(3) == Timeout(read=3.0)
+    assert Timeout.coerce(3) == Timeout(
+        connect=3.0, read=3.0, stream_idle=3.0, stream_total_idle=3.0, stop=3.0
+    )
     custom = Timeout(connect=1, read=2, stream_idle=3, stream_total_idle=4)
     assert Timeout.coerce(custom) is custom
 

@@ -442,3 +442,17 @@ def test_key_from_environment_and_repr(
     with DifyKnowledgeClient(base_url=server.base_url) as kb:
         assert kb.get_dataset(kb.create_dataset(_name("env")).id).name
         assert server.dataset_api_key not in repr(kb)
+
+
+def test_reads_are_retried_and_creates_are_not(kb: KB, dataset_id: str) -> None:
+    server = kb.server
+    path = f"/datasets/{dataset_id}/documents"
+    server.inject_fault(route=path, kind="status", status=503, method="GET", retry_after=0)
+    assert kb("list_documents", dataset_id).total == 0  # the 503 was retried
+    assert len(server.requests_to(path, "GET")) == 2
+    create = f"/datasets/{dataset_id}/document/create-by-text"
+    server.inject_fault(route=create, kind="status", status=503, method="POST", retry_after=0)
+    with pytest.raises(APIStatusError) as err:
+        kb("create_document_by_text", dataset_id, "a.md", "text")
+    assert err.value.status_code == 503
+    assert len(server.requests_to(create, "POST")) == 1  # never resent: it may have landed

@@ -474,3 +474,27 @@ async def test_service_side_filter_asks_for_more_until_top_k_match(
         == []
     )
     assert asked == [12, 48, 192]  # stops when the retriever has no more (100 < 192)
+
+
+def test_public_names() -> None:
+    import dify_integrations.knowledge_api as package
+
+    assert sorted(package.__all__) == [
+        "Condition", "ConditionError", "KnowledgeAPIServer", "MetadataCondition", "OPERATORS",
+        "Query", "Record", "ServiceSettings", "create_app", "load_retrievers",
+        "normalize_score", "saturating", "serve",
+    ]  # fmt: skip
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+
+
+async def test_difys_connection_check_on_save(start_service: StartService) -> None:
+    """Dify saves an External Knowledge API after ``POST {endpoint}/retrieval`` with only the
+    Authorization header; it refuses the endpoint on 404 / 502 and the key on 403."""
+    service = await start_service(create_app({"kb": _scored}, api_key=KEY))
+    url = service.endpoint + "/retrieval"
+    async with service.session.post(url, headers={"Authorization": f"Bearer {KEY}"}) as resp:
+        assert resp.status not in (403, 404, 502)
+        assert (await resp.json())["error_code"] == 4001
+    async with service.session.post(url, headers={"Authorization": "Bearer wrong"}) as resp:
+        assert resp.status == 403

@@ -157,3 +157,15 @@ def test_retriever_search_kwargs_refuses_the_rest(
 def test_retriever_k_given_twice_is_refused(local: dict[str, Any]) -> None:
     with pytest.raises(TypeError, match="both directly and in search_kwargs"):
         _builders(local)["DifyRetriever"](k=3, search_kwargs={"k": 2})
+
+
+def test_knowledge_adapters_check_their_arguments(local: dict[str, Any]) -> None:
+    from dify_integrations.langchain import DifyLoader, DifyVectorStore
+
+    common = {"api_key": local["dataset_key"], "base_url": local["base_url"]}
+    with pytest.raises(TypeError, match="'api_base'; did you mean 'base_url'"):
+        DifyVectorStore(local["dataset_id"], api_key=local["dataset_key"], api_base="x")
+    with pytest.raises(TypeError, match="'mod'; did you mean 'mode'"):
+        DifyLoader(local["dataset_id"], mod="segments", **common)
+    loader = DifyLoader(local["dataset_id"], request_timeout=5.0, **common)
+    assert loader.load()  # over HTTP: the alias did not break the call

@@ -247,6 +247,8 @@ def test_bad_input_is_refused_before_any_request(server: DifyTestServer) -> None
         store.add_texts(["x"], [{}, {}])
     with pytest.raises(TypeError, match="unexpected search arguments"):
         store.similarity_search("x", fetch_k=3)
+    with pytest.raises(ValueError, match="250 characters"):
+        store.similarity_search("x" * 251)
     with pytest.raises(ValueError, match="dataset_id"):
         DifyVectorStore("not-a-uuid", **_conn(server))
     with pytest.raises(ValueError, match="mode"):
@@ -272,3 +274,41 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar = Progress(1, enabled=False, stream=forced_off)
     bar.update("a.md")
     assert forced_off.getvalue() == ""
+
+
+def test_wait_false_returns_before_indexing_completes(server: DifyTestServer) -> None:
+    store = DifyVectorStore.from_texts([], dataset_name=_name(), **_conn(server))
+    server.indexing_delay = 5.0
+    try:
+        ids = store.add_texts(["Late text about invoices."], wait=False)
+        doc = store.client.get_document(store.dataset_id, ids[0])
+        assert doc.indexing_status != "completed"
+        assert store.similarity_search("invoices", k=1) == []  # not indexed yet
+    finally:
+        server.indexing_delay = 0.005
+    assert store.last_report is not None
+    assert store.last_report.created == 1
+
+
+def test_a_chosen_key_updates_a_changed_source_in_place(server: DifyTestServer) -> None:
+    def by_source(text: str, metadata: Any) -> str:
+        return str(metadata["source"])
+
+    conn = {**_conn(server), "key_fn": by_source}
+    store = DifyVectorStore.from_documents(
+        [Document(page_content="Version one of the FAQ.", metadata={"source": "faq.md"})],
+        dataset_name=_name(),
+        **conn,
+    )
+    first = store.last_report
+    changed = [Document(page_content="Version two of the FAQ.", metadata={"source": "faq.md"})]
+    store.add_documents(changed)
+    assert store.last_report is not None
+    assert first is not None
+    assert (store.last_report.created, store.last_report.updated) == (0, 1)
+    assert store.last_report.ids == first.ids  # the same Dify document
+    assert [d.page_content for d in store.get_by_ids(first.ids)] == ["Version two of the FAQ."]
+    # without the chosen key, changed content is a new document (source + content hash)
+    plain = DifyVectorStore(store.dataset_id, **_conn(server))
+    plain.add_documents([Document(page_content="Version three.", metadata={"source": "faq.md"})])
+    assert store.client.list_documents(store.dataset_id).total == 2

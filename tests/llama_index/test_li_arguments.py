@@ -143,3 +143,14 @@ def test_request_timeout_bounds_a_call(local: dict[str, Any]) -> None:
     server.inject_fault("/datasets/{dataset_id}/retrieve", kind="delay", delay=3.0)
     with pytest.raises(APITimeoutError):
         retriever.retrieve("returns")
+
+
+def test_knowledge_adapters_check_their_arguments(local: dict[str, Any]) -> None:
+    from dify_integrations.llama_index import DifyIndex, DifyReader
+
+    with pytest.raises(TypeError, match="'top_k'; did you mean 'similarity_top_k'"):
+        DifyIndex(local["dataset_id"], api_key=local["dataset_key"], top_k=3)
+    reader = DifyReader(api_key=local["dataset_key"], api_base=local["base_url"])
+    assert reader.load_data(local["dataset_id"])  # api_base reached the local server
+    with pytest.raises(TypeError, match="'bse_url'; did you mean 'base_url'"):
+        DifyReader(api_key=local["dataset_key"], bse_url="x")

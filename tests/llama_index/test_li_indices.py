@@ -82,8 +82,10 @@ def test_simple_directory_reader_to_query_engine_and_delete(
     assert "shipping.md" not in _files(nodes)
     assert len(nodes) == 2
 
-    chat = index.as_chat_engine(llm=MockLLM(), similarity_top_k=1)
+    chat = index.as_chat_engine(llm=MockLLM(), similarity_top_k=1, truncate_query=True)
     assert "Settings and choose Security" in str(chat.chat("How do I reset my password?"))
+    # the second turn's condensed question (MockLLM echoes a long prompt) is cut to 250
+    assert chat.chat("And my username?").source_nodes
 
 
 def test_rerun_creates_no_duplicates(server: DifyTestServer, folder: Path) -> None:
@@ -133,6 +135,10 @@ def test_insert_update_and_metadata_filters(server: DifyTestServer) -> None:
     assert nodes[0].node.get_content() == "Ops runbook for restores."
     assert nodes[0].node.metadata == {"team": "ops", "year": 2025}
     assert index.client.list_documents(index.dataset_id).total == 2
+    info = index.ref_doc_info
+    assert set(info) == {"ops", "sales"}
+    assert info["ops"].metadata == {"team": "ops", "year": 2025}
+    assert len(info["ops"].node_ids) == 1
 
 
 def test_failed_document_is_named_and_others_complete(server: DifyTestServer) -> None:
@@ -193,5 +199,7 @@ def test_bad_input_is_refused_before_any_request(
         DifyReader(**_conn(server)).load_data(str(uuid.uuid4()), mode="pages")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dataset_id"):
         DifyIndex("nope", **_conn(server))
+    with pytest.raises(ValueError, match="truncate_query=True"):
+        index.as_retriever().retrieve("x" * 251)
     assert len(server.request_log) == before
     assert server.dataset_api_key not in repr(index)

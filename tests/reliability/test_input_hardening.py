@@ -15,13 +15,15 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dify_integrations import AsyncDifyClient, DifyClient
+from dify_integrations.testing import DifyTestServer
+from dify_integrations.testing._settings import MB, UploadLimits
 
 from ._subjects import Mode
 from .conftest import Apps
@@ -161,15 +163,19 @@ def test_an_ambiguous_base_url_is_refused(
     assert "hunter2" not in str(info.value)
 
 
-@pytest.mark.parametrize("url", [BAD_URLS["backslash-userinfo"], BAD_URLS["fragment"]])
+@pytest.mark.parametrize(
+    "url", [BAD_URLS["backslash-userinfo"], BAD_URLS["fragment"], BAD_URLS["user-password"]]
+)
 def test_adapters_refuse_an_ambiguous_base_url(url: str) -> None:
+    """A plain `ValueError` without the password (a pydantic error would quote the URL)."""
     from dify_integrations.langchain import ChatDify
     from dify_integrations.llama_index import DifyLLM
 
-    with pytest.raises(ValueError, match="base_url"):
-        ChatDify(api_key="app-abc123", base_url=url)
-    with pytest.raises(ValueError, match="base_url"):
-        DifyLLM(api_key="app-abc123", base_url=url)
+    for build in (ChatDify, DifyLLM):
+        with pytest.raises(ValueError, match="base_url") as info:
+            build(api_key="app-abc123", base_url=url)
+        assert type(info.value) is ValueError
+        assert "hunter2" not in f"{info.value}{info.value!r}"
 
 
 @pytest.mark.parametrize(
@@ -262,6 +268,8 @@ def test_a_media_type_with_parameters_is_still_accepted(apps: Apps, mode: Mode) 
 _DEVICE_UPLOAD = """
 import asyncio, resource, sys
 from dify_integrations import AsyncDifyClient, DifyClient
+from dify_integrations.testing import DifyTestServer
+from dify_integrations.testing._settings import MB, UploadLimits
 # A client that read the device would stop at this bound with MemoryError, not take the
 # machine's memory (the test runs on a shared machine).
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
@@ -349,3 +357,66 @@ def test_nan_or_infinity_in_inputs_is_refused_before_any_request(
     error = refused(mode, apps, apps.chat_key, INPUT_CALLS[operation](inputs))
     assert "inputs[" in str(error)
     assert "JSON" in str(error)
+
+
+# ------------------------------------------------------------------------ item 18: size limits
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[DifyTestServer]:
+    """A server whose apps accept 1 MB files, 2 MB images (reported by /parameters)."""
+    limits = UploadLimits(other=1 * MB, image=2 * MB)
+    with DifyTestServer(upload_limits=limits) as server:
+        yield server
+
+
+def _upload(mode: Mode, server: DifyTestServer, key: str, files: list[tuple[bytes, str]]) -> Any:
+    """Upload ``files`` (content, name) in turn with one client; the results or the error."""
+    kwargs: dict[str, Any] = {"base_url": server.base_url, "user": "u", "max_retries": 0}
+    if mode == "sync":
+        with DifyClient(key, **kwargs) as client:
+            return [client.upload_file(data, filename=name) for data, name in files]
+
+    async def go() -> Any:
+        async with AsyncDifyClient(key, **kwargs) as client:
+            return [await client.upload_file(data, filename=name) for data, name in files]
+
+    return asyncio.run(go())
+
+
+def test_a_file_over_the_apps_size_limit_is_refused_before_it_is_sent(
+    limited: DifyTestServer, mode: Mode, tmp_path: Path
+) -> None:
+    key = limited.create_chat_app("Limited").api_key
+    before = len(limited.request_log)
+    image = b"\x89PNG" + b"x" * (MB + MB // 2)  # 1.5 MB: under the image limit
+    uploaded = _upload(mode, limited, key, [(image, "photo.png"), (b"small", "note.txt")])
+    assert [u.name for u in uploaded] == ["photo.png", "note.txt"]
+    with pytest.raises(ValueError, match=r"larger than this Dify app accepts.*file_size_limit"):
+        _upload(mode, limited, key, [(b"x" * (MB + MB // 2), "notes.txt")])
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * (MB + 1))
+    with pytest.raises(ValueError, match="larger than this Dify app accepts"):
+        _upload(mode, limited, key, [(big.read_bytes(), big.name)])
+    routes = [(r.method, r.route) for r in limited.request_log[before:]]
+    # Each client asked /parameters once; only the two files under the limits were sent.
+    assert routes.count(("POST", "/files/upload")) == 2
+    assert routes.count(("GET", "/parameters")) == 3
+
+
+def test_a_path_over_the_limit_is_refused_before_it_is_read(limited: DifyTestServer) -> None:
+    from dify_integrations.core import operations as ops
+
+    params = {"file_size_limit": 1}
+    with pytest.raises(ValueError, match="larger than this Dify app accepts"):
+        # /dev/zero would never end; a sparse 2 GB file is refused from its size alone.
+        ops.upload_file(_sparse(2 << 30), system_parameters=params)
+
+
+def _sparse(size: int) -> Path:
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile(suffix=".bin", delete=False)  # noqa: SIM115
+    with handle:
+        handle.truncate(size)
+    return Path(handle.name)
