@@ -133,6 +133,9 @@ async def _run_async(ctx: Context) -> Table:
         await session.close()
         await ours.aclose()
         await _clientx._async_httpx_client.aclose()
+        # Leave the module as it was imported, with an open (unused) client: later users in
+        # the same process (the dify-client-python tests after the smoke test) need one.
+        _clientx._async_httpx_client = httpx.AsyncClient()
     _record(
         ctx,
         samples,
