@@ -180,7 +180,7 @@ async def test_each_status_gives_the_same_outcome_in_both_frameworks(
     if not expected.is_error:
         assert artifact["status"] == (case if case != "unknown" else "exploded")
         if case == "paused":
-            # No outputs yet: both tools hand back the same run record (with the forms).
+            # A paused run's record (forms included) is what resume_with_input takes back.
             assert raw_output == artifact
         else:
             assert artifact["outputs"] == raw_output
