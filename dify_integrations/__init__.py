@@ -44,6 +44,7 @@ from .core.errors import (
     StreamError,
     UnsupportedMediaTypeError,
 )
+from .core.ingest import IngestionError
 from .core.knowledge import IndexingError, IndexingTimeoutError
 from .core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .core.models import (
@@ -112,6 +113,7 @@ __all__ = [
     "HumanInputRequest",
     "IndexingError",
     "IndexingTimeoutError",
+    "IngestionError",
     "InternalServerError",
     "Limits",
     "Message",

@@ -109,3 +109,19 @@ def create_moderated_apps(server: DifyTestServer) -> ModeratedApps:
     return ModeratedApps(
         server.base_url, chat.api_key, chatflow.api_key, selective.api_key, completion.api_key
     )
+
+
+# ----------------------------------------------------------------------------- human input
+
+APPROVAL_FORM: dict[str, Any] = {
+    "title": "Approve",
+    "form_content": "Approve the refund?",
+    "inputs": [{"type": "paragraph", "output_variable_name": "comment"}],
+    "actions": [{"id": "approve", "title": "Approve"}, {"id": "reject", "title": "Reject"}],
+}
+"""A Human Input node: a comment and two actions (``DifyTestServer`` ``human_input=``)."""
+
+
+def decision_responder(query: str, inputs: dict[str, Any], history: Any, files: Any) -> str:
+    """A chatflow answer made of the submitted form: ``<action>: <comment>``."""
+    return f"{inputs.get('__action_id')}: {inputs.get('comment')}"

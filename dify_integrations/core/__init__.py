@@ -40,6 +40,7 @@ from .errors import (
     error_from_response,
 )
 from .events import StreamEvent, parse_event
+from .ingest import IngestionError
 from .knowledge import IndexingError, IndexingTimeoutError
 from .knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
 from .models import (
@@ -109,6 +110,7 @@ __all__ = [
     "HumanInputRequest",
     "IndexingError",
     "IndexingTimeoutError",
+    "IngestionError",
     "InternalServerError",
     "Limits",
     "Message",

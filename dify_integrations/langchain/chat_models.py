@@ -195,6 +195,9 @@ class ChatDify(DifyModelBase, BaseChatModel):
     auto_generate_name: bool | None = None
     """Whether Dify names new conversations automatically (Dify's default: yes)."""
 
+    workflow_id: str | None = None
+    """Chatflows: answer with this published workflow version (a UUID), not the latest."""
+
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
     _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
     _paused: dict[str, tuple[ConversationPlan, str]] = PrivateAttr(default_factory=dict)
@@ -447,6 +450,7 @@ class ChatDify(DifyModelBase, BaseChatModel):
             "conversation_id": call.conversation_id,
             "files": files or None,
             "auto_generate_name": self.auto_generate_name,
+            "workflow_id": self.workflow_id,
         }
 
     # ------------------------------------------------------------------ sync

@@ -24,6 +24,7 @@ EXPECTED_ALL = {
     "DifyError",
     "DifyKnowledgeClient",
     "IndexingError",
+    "IngestionError",
     "IndexingTimeoutError",
     "HumanInputFormClosedError",
     "InternalServerError",

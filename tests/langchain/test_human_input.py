@@ -8,24 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from dify_integrations import HumanInputFormClosedError, NotFoundError
 from dify_integrations.langchain import ChatDify, DifyLLM, DifyWorkflowTool
 from dify_integrations.testing import DifyTestServer
+from tests._shared_data import APPROVAL_FORM, decision_responder
 
 pytestmark = pytest.mark.timeout(60)
-
-FORM = {
-    "title": "Approve",
-    "form_content": "Approve the refund?",
-    "inputs": [{"type": "paragraph", "output_variable_name": "comment"}],
-    "actions": [{"id": "approve", "title": "Approve"}, {"id": "reject", "title": "Reject"}],
-}
-
-
-def _decision(query: str, inputs: dict[str, Any], history: Any, files: Any) -> str:
-    return f"{inputs.get('__action_id')}: {inputs.get('comment')}"
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +23,15 @@ def hi(dify_server: DifyTestServer) -> dict[str, Any]:
     return {
         "server": dify_server,
         "flow": dify_server.create_chat_app(
-            "LC approval", mode="advanced-chat", responder=_decision, human_input=FORM
+            "LC approval",
+            mode="advanced-chat",
+            responder=decision_responder,
+            human_input=APPROVAL_FORM,
         ),
         "wf": dify_server.create_workflow_app(
             "LC approval workflow",
             handler=lambda v: {"result": f"{v['__action_id']}/{v.get('comment')}"},
-            nodes=[{"node_type": "human-input", **FORM}, {"title": "Decide"}],
+            nodes=[{"node_type": "human-input", **APPROVAL_FORM}, {"title": "Decide"}],
         ),
     }
 
@@ -74,8 +67,9 @@ async def test_paused_chatflow_then_resumed(hi: Any, mode: str) -> None:
     assert resumed.response_metadata["status"] == "succeeded"
     assert resumed.response_metadata["conversation_id"] == meta["conversation_id"]
 
-    # The next turn, with the resumed answer in the history, stays in the same conversation.
-    history += [resumed, HumanMessage("and order 8?")]
+    # The next turn, with the resumed answer in the history (as plain text, without the ids
+    # it carries), stays in the same conversation: the resumed answer completed the turn.
+    history += [AIMessage(str(resumed.content)), HumanMessage("and order 8?")]
     again = await _invoke(model, history, mode)
     assert again.response_metadata["conversation_id"] == meta["conversation_id"]
     assert again.response_metadata["status"] == "paused"
@@ -194,3 +188,23 @@ async def test_chatflow_in_both_orders_and_new_agent(
     agent = server.create_chat_app("Agent", mode="agent", responder=lambda q, i, h, f: ["4", "2"])
     model = ChatDify(api_key=agent.api_key, base_url=server.base_url, user="ord")
     assert (await _invoke(model, "q", mode)).content == "42"
+
+
+async def test_chat_dify_pins_a_chatflow_version(hi: Any, mode: str) -> None:
+    server = hi["server"]
+    flow = server.create_chat_app(
+        "Pinned flow", mode="advanced-chat", responder=lambda q, i, h, f: "v1"
+    )
+    model = ChatDify(
+        api_key=flow.api_key, base_url=server.base_url, user="pin", workflow_id=flow.workflow_id
+    )
+    assert (await _invoke(model, "q", mode)).content == "v1"
+    sent = [r for r in server.request_log if r.route == "/chat-messages"][-1]
+    assert sent.body["workflow_id"] == flow.workflow_id
+    wrong = ChatDify(
+        api_key=flow.api_key, base_url=server.base_url, user="pin", workflow_id=str(uuid.uuid4())
+    )
+    with pytest.raises(NotFoundError):
+        await _invoke(wrong, "q", mode)
+    with pytest.raises(ValueError, match="workflow_id"):
+        ChatDify(api_key=flow.api_key, base_url=server.base_url, workflow_id="v2").invoke("q")

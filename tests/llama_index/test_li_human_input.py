@@ -13,20 +13,11 @@ from llama_index.core.base.llms.types import ChatMessage
 from dify_integrations import HumanInputFormClosedError
 from dify_integrations.llama_index import DifyChatEngine, DifyLLM, DifyWorkflowTool
 from dify_integrations.testing import DifyTestServer
+from tests._shared_data import APPROVAL_FORM, decision_responder
 
 pytestmark = pytest.mark.timeout(60)
 
 T = TypeVar("T")
-FORM = {
-    "title": "Approve",
-    "form_content": "Approve the refund?",
-    "inputs": [{"type": "paragraph", "output_variable_name": "comment"}],
-    "actions": [{"id": "approve", "title": "Approve"}, {"id": "reject", "title": "Reject"}],
-}
-
-
-def _decision(query: str, inputs: dict[str, Any], history: Any, files: Any) -> str:
-    return f"{inputs.get('__action_id')}: {inputs.get('comment')}"
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +25,15 @@ def hi(dify_server: DifyTestServer) -> dict[str, Any]:
     return {
         "server": dify_server,
         "flow": dify_server.create_chat_app(
-            "LI approval", mode="advanced-chat", responder=_decision, human_input=FORM
+            "LI approval",
+            mode="advanced-chat",
+            responder=decision_responder,
+            human_input=APPROVAL_FORM,
         ),
         "wf": dify_server.create_workflow_app(
             "LI approval workflow",
             handler=lambda v: {"result": f"{v['__action_id']}/{v.get('comment')}"},
-            nodes=[{"node_type": "human-input", **FORM}, {"title": "Decide"}],
+            nodes=[{"node_type": "human-input", **APPROVAL_FORM}, {"title": "Decide"}],
         ),
     }
 
@@ -59,6 +53,12 @@ async def test_llm_pause_and_resume(hi: Any, mode: str, track: Callable[[T], T])
         resumed = await llm.aresume_with_input(paused, action="approve", inputs={"comment": "ok"})
     assert resumed.message.content == "approve: ok"
     assert resumed.additional_kwargs["status"] == "succeeded"
+    # The next turn, with the resumed answer in the history (as plain text, without the ids
+    # it carries), stays in the same conversation: the resumed answer completed the turn.
+    answer = ChatMessage(role="assistant", content=resumed.message.content)
+    history = [*messages, answer, ChatMessage(role="user", content="and order 8?")]
+    again = llm.chat(history) if mode == "sync" else await llm.achat(history)
+    assert again.additional_kwargs["conversation_id"] == paused.additional_kwargs["conversation_id"]
     with pytest.raises(HumanInputFormClosedError):
         llm.resume_with_input(paused, action="approve")
 
