@@ -23,6 +23,7 @@ MODULES: dict[str, str] = {
     "memory": "benchmarks.bench_memory",
     "soak": "benchmarks.bench_soak",
     "knowledge_api": "benchmarks.bench_knowledge_api",
+    "batch": "benchmarks.bench_batch",
 }
 
 

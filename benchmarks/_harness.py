@@ -36,6 +36,9 @@ class BenchServer:
         startup_timeout: Seconds to wait for the JSON line.
     """
 
+    #: The module run as the server process (a subclass may serve another workspace).
+    module = "benchmarks._server_main"
+
     def __init__(self, *args: str, startup_timeout: float = 60.0) -> None:
         self._args = list(args)
         self._timeout = startup_timeout
@@ -63,7 +66,7 @@ class BenchServer:
         env.setdefault("PYTHONUNBUFFERED", "1")
         self._stderr = tempfile.TemporaryFile(mode="w+")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._server_main", *self._args],
+            [sys.executable, "-m", self.module, *self._args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -382,7 +382,7 @@ class BatchRunner:
             # the earlier run was stopped on Dify: it produced nothing, send it now
         attempts = 0
         while True:
-            await self.limiter.acquire()
+            started = await self.limiter.acquire()
             attempts += 1
             ids = {}
 
@@ -405,7 +405,7 @@ class BatchRunner:
             except Exception as exc:
                 failure = _classify(exc)
                 if failure.rate_limited and attempts <= self.max_rate_limit_retries:
-                    self.limiter.on_rate_limited(retry_delay(exc, attempts))
+                    self.limiter.on_rate_limited(retry_delay(exc, attempts), started)
                     continue
                 if failure.not_sent and attempts <= _CONNECT_RETRIES:
                     await asyncio.sleep(backoff_delay(attempts))

@@ -450,7 +450,7 @@ def stream_workflow_events(
     return Operation(
         name="stream_workflow_events",
         method="GET",
-        path=f"/workflow/{_id(workflow_run_id, 'workflow_run_id')}/events",
+        path=f"/workflow/{_uuid(workflow_run_id, 'workflow_run_id')}/events",
         params=params,
         idempotent=True,
         stream=True,

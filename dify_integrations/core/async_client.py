@@ -210,14 +210,17 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        *,
         base_url: str | None = None,
+        *,
         user: str | None = None,
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         verify: bool | str = True,
         env_key: str = "DIFY_API_KEY",
         limits: Limits | None = None,
+        session: aiohttp.ClientSession | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -227,13 +230,16 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
             max_retries=max_retries,
             env_key=env_key,
             limits=limits,
+            headers=headers,
         )
+        # A caller's session: used on its own event loop, never closed here.
+        self._given_session = session
         self._ssl: bool | ssl.SSLContext
         if isinstance(verify, str):
             self._ssl = ssl.create_default_context(cafile=verify)
         else:
             self._ssl = bool(verify)
-        self._proxy = _env_proxy(self.base_url)
+        self._proxy = proxy if proxy is not None else _env_proxy(self.base_url)
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, aiohttp.ClientSession
         ] = weakref.WeakKeyDictionary()
@@ -266,6 +272,16 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
 
     def _session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
+        given = self._given_session
+        if given is not None:
+            if given.closed:
+                raise RuntimeError("the aiohttp.ClientSession given to AsyncDifyClient is closed")
+            if given.loop is not loop:  # pragma: no branch - a clear error, not aiohttp's
+                raise RuntimeError(
+                    "the aiohttp.ClientSession given to AsyncDifyClient belongs to another "
+                    "event loop: use the client in that loop, or give it no session"
+                )
+            return given
         session = self._sessions.get(loop)
         if session is None or session.closed:
             self._drop_dead_sessions()
@@ -366,6 +382,8 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
                 or (self._stream_timeout if op.stream else self._blocking_timeout),
                 allow_redirects=False,
                 proxy=self._proxy,
+                # Bodies are decoded by the client itself (a caller's session may inflate).
+                auto_decompress=False,
             )
         except Exception as exc:
             raise_mapped(exc, map_transport_error(exc), secret=self._secret)
@@ -426,7 +444,7 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
         After ``aclose`` (or as the loop ends) it goes through a session of its own,
         closed at once, rather than opening a pooled one nobody would close.
         """
-        session = self._sessions.get(asyncio.get_running_loop())
+        session = self._given_session or self._sessions.get(asyncio.get_running_loop())
         if session is not None and not session.closed:
             status, raw = await self._fetch_once(op, self._stop_timeout)
         else:

@@ -34,14 +34,16 @@ class BaseClient:
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        *,
         base_url: str | None = None,
+        *,
         user: str | None = None,
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
         env_key: str = "DIFY_API_KEY",
         limits: Limits | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        extra = _default_headers(headers)
         self._config = ClientConfig.resolve(
             api_key, base_url, user, timeout, max_retries, env_key=env_key, limits=limits
         )
@@ -52,6 +54,7 @@ class BaseClient:
             "User-Agent": USER_AGENT,
             # Blocking bodies may be compressed (they are inflated with a size bound).
             "Accept-Encoding": "gzip, deflate",
+            **extra,
         }
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         # Streams ask for no compression (a compressing proxy buffers events); one that
@@ -204,3 +207,26 @@ class BaseClient:
             status_code=status,
             code="invalid_response",
         )
+
+
+_RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
+
+
+def _default_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Vet ``headers=`` (sent with every request): plain strings, none the client sets itself.
+
+    Raises:
+        TypeError: A name or value that is not a string.
+        ValueError: A line break or control character (header injection), or a header the
+            client sets itself (``Authorization``: pass ``api_key``; ``Content-Type``...).
+    """
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("headers= takes str names and str values")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"headers= cannot set {name!r}: the client sets it itself")
+        if any(ord(c) < 32 or ord(c) == 127 for c in name + value) or not name.strip():
+            raise ValueError(f"headers=: {name!r} has an empty name or a control character")
+        out[name] = value
+    return out

@@ -160,8 +160,8 @@ class DifyClient(AppMethods, BaseClient):
     def __init__(
         self,
         api_key: str | SecretStr | None = None,
-        *,
         base_url: str | None = None,
+        *,
         user: str | None = None,
         timeout: TimeoutLike = None,
         max_retries: int | None = DEFAULT_MAX_RETRIES,
@@ -169,7 +169,11 @@ class DifyClient(AppMethods, BaseClient):
         verify: bool | str = True,
         env_key: str = "DIFY_API_KEY",
         limits: Limits | None = None,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
     ) -> None:
+        if proxy is not None and session is not None:
+            raise ValueError("pass proxy= or a session with its own proxies, not both")
         super().__init__(
             api_key,
             base_url=base_url,
@@ -178,6 +182,7 @@ class DifyClient(AppMethods, BaseClient):
             max_retries=max_retries,
             env_key=env_key,
             limits=limits,
+            headers=headers,
         )
         self._owns_session = session is None
         if session is None:
@@ -191,6 +196,8 @@ class DifyClient(AppMethods, BaseClient):
             session.proxies.update(settings.get("proxies") or {})
             session.verify = settings.get("verify", verify) if verify is True else verify
             session.trust_env = False
+            if proxy is not None:
+                session.proxies = {"http": proxy, "https": proxy}
         self._session = session
         timeout_cfg = self._config.timeout
         self._blocking_timeout = (timeout_cfg.connect, timeout_cfg.read)

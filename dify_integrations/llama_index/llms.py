@@ -60,6 +60,8 @@ from dify_integrations.llama_index._streaming import afold, aiter_steps, fold, i
 
 __all__ = ["DifyLLM"]
 
+_MAX_PAUSED = 256
+
 _Model = TypeVar("_Model", bound=BaseModel)
 
 AppMode = Literal["chat", "agent-chat", "agent", "advanced-chat", "completion"]
@@ -207,6 +209,7 @@ class DifyLLM(LLM):
 
     _clients: ClientPair = PrivateAttr()
     _tracker: ConversationTracker = PrivateAttr(default_factory=ConversationTracker)
+    _paused: dict[str, tuple[ConversationPlan | None, str]] = PrivateAttr(default_factory=dict)
     _info_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _mode: str | None = PrivateAttr(default=None)
     _app_name: str | None = PrivateAttr(default=None)
@@ -249,6 +252,7 @@ class DifyLLM(LLM):
         clone = self.model_copy()
         object.__setattr__(clone, "__dict__", copy.deepcopy(self.__dict__, memo))
         clone._tracker = ConversationTracker()
+        clone._paused = {}
         clone._info_lock = threading.Lock()
         return clone
 
@@ -454,6 +458,18 @@ class DifyLLM(LLM):
     def _finish(self, request: _Request, result: Any) -> None:
         if request.plan is not None:
             self._tracker.record(request.plan, result.answer, result.conversation_id)
+        run_id = getattr(result, "workflow_run_id", None)
+        if getattr(result, "paused", False) and run_id:
+            # Remembered so that the resumed answer completes this turn, for this user.
+            self._paused[run_id] = (request.plan, request.user)
+            while len(self._paused) > _MAX_PAUSED:
+                self._paused.pop(next(iter(self._paused)))
+
+    def _resumed(self, run_id: str, result: Any, text: str) -> ChatResponse:
+        plan, _ = self._paused.pop(run_id, (None, ""))
+        if plan is not None:
+            self._tracker.record(plan, result.answer, result.conversation_id)
+        return to_chat_response(result, text=text)
 
     # ------------------------------------------------------------------ I/O loops
 
@@ -619,10 +635,10 @@ class DifyLLM(LLM):
         """
         token, run_id = _resume_target(response, form_token)
         client = self._clients.sync
-        user = self._clients.user
+        user = self._paused.get(run_id, (None, self._clients.user))[1]
         client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
         result, text = fold(client.stream_workflow_events(run_id, user=user, kind="chat"))
-        return to_chat_response(result, text=text)
+        return self._resumed(run_id, result, text)
 
     async def aresume_with_input(
         self,
@@ -635,11 +651,11 @@ class DifyLLM(LLM):
         """Async :meth:`resume_with_input`."""
         token, run_id = _resume_target(response, form_token)
         client = self._clients.async_
-        user = self._clients.user
+        user = self._paused.get(run_id, (None, self._clients.user))[1]
         await client.submit_human_input_form(token, action=action, inputs=inputs, user=user)
         stream = client.stream_workflow_events(run_id, user=user, kind="chat")
         result, text = await afold(stream)
-        return to_chat_response(result, text=text)
+        return self._resumed(run_id, result, text)
 
     # ------------------------------------------------------------------ lifecycle
 

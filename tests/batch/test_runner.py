@@ -165,3 +165,19 @@ async def test_5xx_is_recorded_not_resent(server: DifyTestServer, workflow_key: 
     assert result.results[0].status_code == 500
     assert not result.results[0].retryable
     assert len(server.requests_to("/workflows/run", "POST")) == 2
+
+
+async def test_dataframe_and_jsonl_inputs(
+    server: DifyTestServer, workflow_key: str, tmp_path: Path
+):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": [10, 11, 12], "n": [1, 2, 3]})  # numpy int64 values
+    result = await BatchRunner(api_key=workflow_key, base_url=server.base_url).arun(frame)
+    assert [(r.id, r.output["n"]) for r in result] == [("10", 1), ("11", 2), ("12", 3)]
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": "a", "n": 5}\n\n{"id": "b", "n": 6}\n')
+    result = await BatchRunner(api_key=workflow_key, base_url=server.base_url).arun(rows)
+    assert [r.output["n"] for r in result] == [5, 6]
+    rows.write_text('{"id": "a", "n": 5}\nnot json\n')
+    with pytest.raises(ValueError, match=r"rows.jsonl:2: not a JSON line"):
+        await BatchRunner(api_key=workflow_key, base_url=server.base_url).arun(rows)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from dify_integrations import HumanInputFormClosedError, NotFoundError
 from dify_integrations.langchain import ChatDify, DifyLLM, DifyWorkflowTool
@@ -67,8 +67,9 @@ async def test_paused_chatflow_then_resumed(hi: Any, mode: str) -> None:
     assert resumed.response_metadata["status"] == "succeeded"
     assert resumed.response_metadata["conversation_id"] == meta["conversation_id"]
 
-    # The next turn, with the resumed answer in the history, stays in the same conversation.
-    history += [resumed, HumanMessage("and order 8?")]
+    # The next turn, with the resumed answer in the history (as plain text, without the ids
+    # it carries), stays in the same conversation: the resumed answer completed the turn.
+    history += [AIMessage(str(resumed.content)), HumanMessage("and order 8?")]
     again = await _invoke(model, history, mode)
     assert again.response_metadata["conversation_id"] == meta["conversation_id"]
     assert again.response_metadata["status"] == "paused"

@@ -53,6 +53,12 @@ async def test_llm_pause_and_resume(hi: Any, mode: str, track: Callable[[T], T])
         resumed = await llm.aresume_with_input(paused, action="approve", inputs={"comment": "ok"})
     assert resumed.message.content == "approve: ok"
     assert resumed.additional_kwargs["status"] == "succeeded"
+    # The next turn, with the resumed answer in the history (as plain text, without the ids
+    # it carries), stays in the same conversation: the resumed answer completed the turn.
+    answer = ChatMessage(role="assistant", content=resumed.message.content)
+    history = [*messages, answer, ChatMessage(role="user", content="and order 8?")]
+    again = llm.chat(history) if mode == "sync" else await llm.achat(history)
+    assert again.additional_kwargs["conversation_id"] == paused.additional_kwargs["conversation_id"]
     with pytest.raises(HumanInputFormClosedError):
         llm.resume_with_input(paused, action="approve")
 

@@ -179,5 +179,9 @@ async def test_each_status_gives_the_same_outcome_in_both_frameworks(
     assert expected.content in lc_content
     if not expected.is_error:
         assert artifact["status"] == (case if case != "unknown" else "exploded")
-        assert artifact["outputs"] == raw_output
+        if case == "paused":
+            # A paused run's record (forms included) is what resume_with_input takes back.
+            assert raw_output == artifact
+        else:
+            assert artifact["outputs"] == raw_output
         assert artifact["workflow_run_id"] == RUN

@@ -203,6 +203,7 @@ ID_CALLS: dict[str, Callable[[str], Callable[[Any], Any]]] = {
     "delete_conversation": lambda i: lambda c: c.delete_conversation(i),
     "list_messages": lambda i: lambda c: c.list_messages(i),
     "send_chat_message": lambda i: lambda c: c.send_chat_message("hi", conversation_id=i),
+    "stream_workflow_events": lambda i: lambda c: c.stream_workflow_events(i),
 }
 
 
