@@ -109,7 +109,9 @@ def main() -> None:
     def announce(info: dict[str, Any]) -> None:
         print(json.dumps(info), flush=True)
 
-    serve_populated(populate, announce)
+    # The soak opens 2,000 connections at once: above the server's default guard (half the
+    # file-descriptor limit, at most 1,024), which is meant for tests, not this load.
+    serve_populated(populate, announce, max_connections=4096)
 
 
 if __name__ == "__main__":

@@ -161,18 +161,10 @@ async def _session_keeper(
     try:
         yield
     finally:
-        await asyncio.sleep(0)  # a stream finalised alongside may be starting its stop call
-        await _settle(stopping, budget)
+        if stopping:
+            await _settle(stopping, budget)
         if not session.closed:
             await session.close()
-
-
-# Keepers live as long as their loop (not only as long as their client), so stop calls
-# started as the loop ends are awaited before it closes; the finished ones are pruned.
-_KEEPERS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop,
-    list[tuple[AsyncGenerator[None, None], aiohttp.ClientSession, set[asyncio.Future[None]]]],
-] = weakref.WeakKeyDictionary()
 
 
 async def _settle(stopping: set[asyncio.Future[None]], budget: float) -> None:
@@ -317,9 +309,6 @@ class AsyncDifyClient(AsyncAppMethods, BaseClient):
         """
         keeper = _session_keeper(session, self._stopping, self._config.timeout.stop)
         self._keepers[loop] = keeper  # the loop only holds async generators weakly
-        kept = [k for k in _KEEPERS.get(loop, ()) if not k[1].closed or k[2]]
-        kept.append((keeper, session, self._stopping))
-        _KEEPERS[loop] = kept
         loop.create_task(_start(keeper))
 
     def _drop_dead_sessions(self) -> None:

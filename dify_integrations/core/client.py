@@ -104,7 +104,8 @@ def map_transport_error(exc: BaseException) -> DifyError | None:
 
 def _read_chunks(response: requests.Response) -> Iterator[bytes]:
     """Yield the raw (still encoded) body bytes as soon as they arrive."""
-    read1 = response.raw.read1
+    raw = response.raw
+    read1 = getattr(raw, "read1", None) or raw.read  # read1: urllib3 >= 2.3
     while True:
         data = read1(_CHUNK)
         if not data:

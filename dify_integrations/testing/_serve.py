@@ -29,6 +29,7 @@ def serve_populated(
     ping_interval: float = 10.0,
     token_delay: float = 0.0,
     stop: threading.Event | None = None,
+    max_connections: int | None = None,
 ) -> int:
     """Start a server, fill it, announce it, and serve until SIGTERM, Ctrl-C or ``stop``.
 
@@ -41,6 +42,8 @@ def serve_populated(
         ping_interval: Seconds of silence before a stream sends ``event: ping``.
         token_delay: Seconds before each streamed piece.
         stop: An event that ends serving when set (for tests and embedding).
+        max_connections: Open connections the server accepts at once (default: the
+            server's own, from the file-descriptor limit).
 
     Returns:
         The exit code (0).
@@ -48,7 +51,13 @@ def serve_populated(
     done = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with DifyTestServer(host, port, ping_interval=ping_interval, token_delay=token_delay) as server:
+    with DifyTestServer(
+        host,
+        port,
+        ping_interval=ping_interval,
+        token_delay=token_delay,
+        max_connections=max_connections,
+    ) as server:
         announce(populate(server))
         try:
             while not done.wait(0.5):

@@ -143,6 +143,9 @@ def test_sync_client_every_operation(server: DifyTestServer, keys: dict[str, str
 
 
 def test_async_client_every_operation(server: DifyTestServer, keys: dict[str, str]) -> None:
+    import httpx
+    from dify_client import _clientx
+
     async def go() -> None:
         chat = _aclient(server, keys["chat"])
         reply = await chat.achat_messages(
@@ -223,4 +226,13 @@ def test_async_client_every_operation(server: DifyTestServer, keys: dict[str, st
         async for _ in stream:
             pass
 
-    asyncio.run(go())
+    async def with_fresh_client() -> None:
+        # dify-client-python keeps one module-level httpx.AsyncClient bound to the loop that
+        # first used it (and the benchmark smoke test closes it): give this loop its own.
+        _clientx._async_httpx_client = httpx.AsyncClient()
+        try:
+            await go()
+        finally:
+            await _clientx._async_httpx_client.aclose()
+
+    asyncio.run(with_fresh_client())
