@@ -107,14 +107,16 @@ async def test_torn_last_line_is_dropped(server: DifyTestServer, workflow_key: s
     out = tmp_path / "r.jsonl"
     await BatchRunner(api_key=workflow_key, base_url=server.base_url, output=out).arun(_rows(3))
     raw = out.read_bytes()
+    # Rows finish in any order: the torn row is whichever was written last.
+    torn = json.loads(raw.splitlines()[-1])["id"]
     out.write_bytes(raw[: len(raw) - 20])  # a kill in the middle of the last write
     again = await BatchRunner(api_key=workflow_key, base_url=server.base_url, output=out).arun(
         _rows(3)
     )
     assert all(r.ok for r in again)
-    assert [r.skipped for r in again] == [True, True, False]
+    assert [r.skipped for r in again] == [str(i) != torn for i in range(3)]
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [line["id"] for line in lines] == ["0", "1", "2"]
+    assert sorted(line["id"] for line in lines) == ["0", "1", "2"]
 
 
 async def test_chat_and_completion_apps(server: DifyTestServer):
