@@ -38,7 +38,13 @@ from .knowledge import (
 )
 from .models import Dataset, DatasetList, RetrieveResponse
 
-__all__ = ["AsyncDifyKnowledgeClient", "DifyKnowledgeClient", "IndexingWatch"]
+__all__ = [
+    "AsyncDifyKnowledgeClient",
+    "DifyKnowledgeClient",
+    "IndexingWatch",
+    "check_search_method",
+    "knowledge_client_pair",
+]
 
 DATASET_KEY_ENV = "DIFY_DATASET_API_KEY"
 T = TypeVar("T")
@@ -663,3 +669,33 @@ class AsyncDifyKnowledgeClient:
     ) -> None:
         """See `DifyKnowledgeClient.set_documents_metadata`."""
         await self._run(kb.set_document_metadata(dataset_id, operation_data))
+
+
+def check_search_method(search_method: str | None) -> str | None:
+    """``search_method`` as given, or a ``ValueError`` naming Dify's methods (no request)."""
+    if search_method is not None and search_method not in ops.SEARCH_METHODS:
+        raise ValueError(f"search_method must be one of {ops.SEARCH_METHODS}")
+    return search_method
+
+
+def knowledge_client_pair(
+    *,
+    api_key: str | SecretStr | None,
+    base_url: str | None,
+    timeout: TimeoutLike,
+    max_retries: int | None,
+    client: DifyKnowledgeClient | None = None,
+    async_client: AsyncDifyKnowledgeClient | None = None,
+) -> tuple[DifyKnowledgeClient, AsyncDifyKnowledgeClient]:
+    """The sync and async knowledge clients of a store or index: the given ones, else new
+    ones on one key and base URL (the async one takes the sync one's resolved settings)."""
+    sync = client or DifyKnowledgeClient(
+        api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+    )
+    asynchronous = async_client or AsyncDifyKnowledgeClient(
+        api_key=sync.client.api_key,
+        base_url=sync.base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+    return sync, asynchronous

@@ -17,7 +17,12 @@ from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
 from dify_integrations.core.arguments import LANGCHAIN_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
-from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
+from dify_integrations.core.knowledge_client import (
+    AsyncDifyKnowledgeClient,
+    DifyKnowledgeClient,
+    check_search_method,
+    knowledge_client_pair,
+)
 from dify_integrations.core.models import RetrieveResponse
 from dify_integrations.core.retrieval import check_query
 
@@ -108,26 +113,19 @@ class DifyVectorStore(VectorStore):
         async_client: AsyncDifyKnowledgeClient | None = None,
     ) -> None:
         self.dataset_id = ops._uuid(dataset_id, "dataset_id")
-        if search_method is not None and search_method not in ops.SEARCH_METHODS:
-            raise ValueError(f"search_method must be one of {ops.SEARCH_METHODS}")
-        self.search_method = search_method
+        self.search_method = check_search_method(search_method)
         self.wait = wait
         self.indexing_timeout = indexing_timeout
         self.key_fn = key_fn
         self.progress = progress
         self.process_rule = dict(process_rule) if process_rule else None
-        conn: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "timeout": timeout,
-            "max_retries": max_retries,
-        }
-        self.client = client or DifyKnowledgeClient(**conn)
-        self.async_client = async_client or AsyncDifyKnowledgeClient(
-            api_key=self.client.client.api_key,
-            base_url=self.client.base_url,
+        self.client, self.async_client = knowledge_client_pair(
+            api_key=api_key,
+            base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            client=client,
+            async_client=async_client,
         )
         self.last_report: ing.IngestReport | None = None
 

@@ -32,7 +32,12 @@ from dify_integrations.core import ingest as ing
 from dify_integrations.core import operations as ops
 from dify_integrations.core.arguments import LLAMA_INDEX_ALIASES, checked_arguments
 from dify_integrations.core.config import DEFAULT_MAX_RETRIES, TimeoutLike
-from dify_integrations.core.knowledge_client import AsyncDifyKnowledgeClient, DifyKnowledgeClient
+from dify_integrations.core.knowledge_client import (
+    AsyncDifyKnowledgeClient,
+    DifyKnowledgeClient,
+    check_search_method,
+    knowledge_client_pair,
+)
 from dify_integrations.core.models import RetrieveResponse
 from dify_integrations.core.retrieval import check_query
 from dify_integrations.llama_index._convert import metadata_filters_to_dify
@@ -184,26 +189,19 @@ class DifyIndex(BaseManagedIndex):
         **kwargs: Any,
     ) -> None:
         self.dataset_id = ops._uuid(dataset_id, "dataset_id")
-        if search_method is not None and search_method not in ops.SEARCH_METHODS:
-            raise ValueError(f"search_method must be one of {ops.SEARCH_METHODS}")
-        self.search_method = search_method
+        self.search_method = check_search_method(search_method)
         self.similarity_top_k = similarity_top_k
         self.wait = wait
         self.indexing_timeout = indexing_timeout
         self.key_fn = key_fn
         self.progress = show_progress
-        conn: dict[str, Any] = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "timeout": timeout,
-            "max_retries": max_retries,
-        }
-        self.client = client or DifyKnowledgeClient(**conn)
-        self.async_client = async_client or AsyncDifyKnowledgeClient(
-            api_key=self.client.client.api_key,
-            base_url=self.client.base_url,
+        self.client, self.async_client = knowledge_client_pair(
+            api_key=api_key,
+            base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
+            client=client,
+            async_client=async_client,
         )
         self.last_report: ing.IngestReport | None = None
         super().__init__(
