@@ -215,7 +215,7 @@ class AppMethods:
 
         The answer may itself be ``paused`` again (another Human Input node).
         """
-        result: ChatMessageResponse = self._send(
+        return self._send(
             app_ops.stream_workflow_events(
                 workflow_run_id,
                 user=self._user(user),
@@ -223,13 +223,12 @@ class AppMethods:
                 continue_on_pause=continue_on_pause,
             )
         )
-        return result
 
     def resume_workflow_run(
         self, workflow_run_id: str, *, user: str | None = None, continue_on_pause: bool = False
     ) -> WorkflowRunResponse:
         """A resumed workflow run's result: its events after the form was submitted, folded."""
-        result: WorkflowRunResponse = self._send(
+        return self._send(
             app_ops.stream_workflow_events(
                 workflow_run_id,
                 user=self._user(user),
@@ -237,7 +236,6 @@ class AppMethods:
                 continue_on_pause=continue_on_pause,
             )
         )
-        return result
 
 
 class AsyncAppMethods:
@@ -404,7 +402,7 @@ class AsyncAppMethods:
         self, workflow_run_id: str, *, user: str | None = None, continue_on_pause: bool = False
     ) -> ChatMessageResponse:
         """Async `AppMethods.resume_chat_message`."""
-        result: ChatMessageResponse = await self._send(
+        return await self._send(
             app_ops.stream_workflow_events(
                 workflow_run_id,
                 user=self._user(user),
@@ -412,13 +410,12 @@ class AsyncAppMethods:
                 continue_on_pause=continue_on_pause,
             )
         )
-        return result
 
     async def resume_workflow_run(
         self, workflow_run_id: str, *, user: str | None = None, continue_on_pause: bool = False
     ) -> WorkflowRunResponse:
         """Async `AppMethods.resume_workflow_run`."""
-        result: WorkflowRunResponse = await self._send(
+        return await self._send(
             app_ops.stream_workflow_events(
                 workflow_run_id,
                 user=self._user(user),
@@ -426,4 +423,3 @@ class AsyncAppMethods:
                 continue_on_pause=continue_on_pause,
             )
         )
-        return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, overload
 
 from .accumulate import StreamResult
 from .app_models import (
@@ -409,6 +409,39 @@ _RESUME_FOLDS: Final = {
 }
 
 
+@overload
+def stream_workflow_events(
+    workflow_run_id: str,
+    *,
+    user: str | None,
+    kind: Literal["workflow"] = ...,
+    include_state_snapshot: bool = ...,
+    continue_on_pause: bool = ...,
+) -> Operation[WorkflowRunResponse]: ...
+
+
+@overload
+def stream_workflow_events(
+    workflow_run_id: str,
+    *,
+    user: str | None,
+    kind: Literal["chat"],
+    include_state_snapshot: bool = ...,
+    continue_on_pause: bool = ...,
+) -> Operation[ChatMessageResponse]: ...
+
+
+@overload
+def stream_workflow_events(
+    workflow_run_id: str,
+    *,
+    user: str | None,
+    kind: ResumeKind,
+    include_state_snapshot: bool = ...,
+    continue_on_pause: bool = ...,
+) -> Operation[WorkflowRunResponse] | Operation[ChatMessageResponse]: ...
+
+
 def stream_workflow_events(
     workflow_run_id: str,
     *,
@@ -416,7 +449,7 @@ def stream_workflow_events(
     kind: ResumeKind = "workflow",
     include_state_snapshot: bool = False,
     continue_on_pause: bool = False,
-) -> Operation[Any]:
+) -> Operation[WorkflowRunResponse] | Operation[ChatMessageResponse]:
     """``GET /workflow/{workflow_run_id}/events``: a run's events after it resumes.
 
     After a form was submitted, this streams the rest of the run (``workflow_started``
