@@ -130,7 +130,7 @@ class BatchRunner:
             ``GET /info`` once).
         concurrency: Rows in flight at once.
         rate_limit: Ceiling in requests per second (``None``: none until a 429).
-        adaptive: Halve the rate on 429 and recover on success (``False``: fixed rate).
+        adaptive: Cut the rate on a 429 (to 0.7x, see `RateLimiter`) and recover on success (``False``: fixed rate).
         max_rate_limit_retries: 429s tolerated per row before it is recorded as
             ``rate_limited`` (retryable on a re-run).
         output: Results file (``.jsonl``, or ``.sqlite``/``.db``); a re-run with the same
