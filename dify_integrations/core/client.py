@@ -152,10 +152,12 @@ class DifyClient(AppMethods, BaseClient):
     opens its own (the parent's are left alone).
 
     Example:
-        >>> from dify_integrations import DifyClient
-        >>> client = DifyClient("app-...", base_url="http://127.0.0.1:5001/v1", user="u1")
-        ... # doctest: +SKIP
-        >>> client.send_chat_message("Hello").answer  # doctest: +SKIP
+        ```python
+        from dify_integrations import DifyClient
+
+        client = DifyClient("app-...", base_url="http://127.0.0.1:5001/v1", user="u1")
+        print(client.send_chat_message("Hello").answer)
+        ```
     """
 
     def __init__(
